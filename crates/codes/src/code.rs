@@ -1,0 +1,108 @@
+//! [`Code`]: the named groups of code units flowing from the encoder to the generator, with
+//! the objective terms that transforms add along the way.
+
+use std::collections::BTreeMap;
+
+use tch::Tensor;
+
+use crate::CodesError;
+
+/// A named objective term added by a transform, already weighted, averaged over the batch.
+#[derive(Debug)]
+pub struct Penalty {
+    /// The name it is logged under, e.g. `kl`.
+    pub name: String,
+    /// A scalar tensor, added to the loss that training minimizes.
+    pub value: Tensor,
+}
+
+/// Named groups of code units, each `[B, width]`, plus the penalties added so far.
+#[derive(Debug, Default)]
+pub struct Code {
+    groups: BTreeMap<String, Tensor>,
+    penalties: Vec<Penalty>,
+}
+
+impl Code {
+    /// An empty code.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets group `name` to `units` (`[B, width]`), replacing any group of that name.
+    pub fn insert(&mut self, name: impl Into<String>, units: Tensor) {
+        self.groups.insert(name.into(), units);
+    }
+
+    /// The group `name`.
+    pub fn get(&self, name: &str) -> Result<&Tensor, CodesError> {
+        self.groups.get(name).ok_or_else(|| self.missing(name))
+    }
+
+    /// Removes and returns the group `name`.
+    pub fn take(&mut self, name: &str) -> Result<Tensor, CodesError> {
+        let missing = self.missing(name);
+        self.groups.remove(name).ok_or(missing)
+    }
+
+    /// The groups `names`, concatenated along the unit axis: `[B, sum of widths]`.
+    pub fn concat(&self, names: &[String]) -> Result<Tensor, CodesError> {
+        let parts = names
+            .iter()
+            .map(|name| self.get(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tensor::f_cat(&parts, 1)?)
+    }
+
+    /// The names of the groups, in sorted order.
+    pub fn names(&self) -> Vec<String> {
+        self.groups.keys().cloned().collect()
+    }
+
+    /// Adds an objective term.
+    pub fn add_penalty(&mut self, name: impl Into<String>, value: Tensor) {
+        self.penalties.push(Penalty {
+            name: name.into(),
+            value,
+        });
+    }
+
+    /// The objective terms added so far.
+    pub fn penalties(&self) -> &[Penalty] {
+        &self.penalties
+    }
+
+    fn missing(&self, name: &str) -> CodesError {
+        CodesError::MissingGroup {
+            name: name.to_owned(),
+            available: self.names(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn concatenates_groups_in_the_order_asked() {
+        let mut code = Code::new();
+        code.insert("b", Tensor::ones([2, 1], (Kind::Float, Device::Cpu)));
+        code.insert("a", Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)));
+        let both = code.concat(&["b".into(), "a".into()]).unwrap();
+        assert_eq!(both.size(), vec![2, 4]);
+        assert_eq!(both.double_value(&[0, 0]), 1.0);
+    }
+
+    #[test]
+    fn missing_groups_name_what_exists() {
+        let mut code = Code::new();
+        code.insert("z", Tensor::zeros([1, 1], (Kind::Float, Device::Cpu)));
+        let err = code.take("cluster").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "code group \"cluster\" is missing; the code has [\"z\"]"
+        );
+    }
+}

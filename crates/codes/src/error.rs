@@ -1,0 +1,41 @@
+//! The error type of `aecraft-codes`.
+
+/// Errors raised by `aecraft-codes`.
+#[derive(Debug, thiserror::Error)]
+pub enum CodesError {
+    /// A transform or generator asked for a code group that is not there.
+    #[error("code group {name:?} is missing; the code has {available:?}")]
+    MissingGroup {
+        /// The group asked for.
+        name: String,
+        /// The groups the code has.
+        available: Vec<String>,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid config value {field} = {value}: {reason}")]
+    Config {
+        /// The config field.
+        field: String,
+        /// Its value, as text.
+        value: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An error from the tensor layer.
+    #[error(transparent)]
+    Tensor(#[from] aecraft_tensor::TensorError),
+    /// An error reported by libtorch.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+impl CodesError {
+    /// A [`CodesError::Config`] for `field`, with the offending value and the reason.
+    pub fn config(field: &str, value: impl std::fmt::Display, reason: &str) -> Self {
+        Self::Config {
+            field: field.to_owned(),
+            value: value.to_string(),
+            reason: reason.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The error type of `aecraft-tensor`.
+
+/// Errors raised by `aecraft-tensor`.
+#[derive(Debug, thiserror::Error)]
+pub enum TensorError {
+    /// CUDA was asked for but libtorch sees no CUDA device.
+    #[error("--device cuda was requested, but no CUDA device is available (libtorch sees none); use --device cpu")]
+    CudaUnavailable,
+    /// A device name other than `cpu` or `cuda`.
+    #[error("unknown device {0:?}: expected `cpu` or `cuda`")]
+    UnknownDevice(String),
+    /// A tensor has the wrong shape.
+    #[error("{name}: expected shape {expected}, got {actual:?}")]
+    Shape {
+        /// What the tensor is.
+        name: String,
+        /// The expected shape, in words.
+        expected: String,
+        /// The shape it has.
+        actual: Vec<i64>,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid config value {field} = {value}: {reason}")]
+    Config {
+        /// The config field.
+        field: String,
+        /// Its value, as text.
+        value: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// Analytic and numeric gradients disagree.
+    #[error("gradient check failed at element {index}: analytic {analytic}, numeric {numeric}")]
+    Gradient {
+        /// Flat index of the input element.
+        index: usize,
+        /// Gradient from autograd.
+        analytic: f64,
+        /// Gradient from central differences.
+        numeric: f64,
+    },
+    /// An error reported by libtorch.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+}
+
+impl TensorError {
+    /// A [`TensorError::Config`] for `field`, with the offending value and the reason.
+    pub fn config(field: &str, value: impl std::fmt::Display, reason: &str) -> Self {
+        Self::Config {
+            field: field.to_owned(),
+            value: value.to_string(),
+            reason: reason.to_owned(),
+        }
+    }
+}

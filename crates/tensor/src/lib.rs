@@ -1,0 +1,24 @@
+//! # aecraft-tensor
+//!
+//! The bottom layer of aecraft: glue around [`tch`] that every other crate uses.
+//!
+//! - [`device`]: choosing CPU or CUDA, with a clear error when CUDA is absent.
+//! - [`mlp`]: the multi-layer perceptron used by encoders, generators and adversaries.
+//! - [`ops`]: differentiable tensor ops (per-item reconstruction losses, gradient reversal).
+//! - [`shape`]: shape checks that fail with an error naming the tensor, not a libtorch panic.
+//! - [`gradcheck`]: finite-difference gradient checks for custom ops.
+//!
+//! Sibling crates: `aecraft-codes` (code transforms) builds on this crate, then
+//! `aecraft-generators`, then `aecraft-train`; the `aecraft` umbrella re-exports them all.
+
+pub mod device;
+pub mod gradcheck;
+pub mod mlp;
+pub mod ops;
+pub mod shape;
+
+mod error;
+
+pub use device::DeviceChoice;
+pub use error::TensorError;
+pub use mlp::{Activation, Mlp, MlpConfig};

@@ -1,0 +1,166 @@
+//! Checkpoints: a folder with `config.json` (what to rebuild), `model.safetensors` (the
+//! weights, through `VarStore::save`), `optimizer.safetensors` (Adam's state) and
+//! `state.json` (how far training got). Every file is written atomically, and `state.json`
+//! last, so a checkpoint is either the previous one or the new one, never a mix that loads.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+
+use crate::optim::Adam;
+use crate::{atomic, TrainError};
+
+/// The configuration file's name.
+pub const CONFIG_FILE: &str = "config.json";
+/// The weights' file name.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// The optimizer state's file name.
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+/// The training progress file's name.
+pub const STATE_FILE: &str = "state.json";
+
+/// How far training got.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Completed epochs.
+    pub epochs_done: usize,
+    /// Seconds spent in training steps so far (evaluation and saving excluded).
+    pub train_seconds: f64,
+    /// Training images processed so far.
+    pub train_images: u64,
+}
+
+/// A checkpoint folder.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    dir: PathBuf,
+}
+
+impl Checkpoint {
+    /// The checkpoint in `dir` (created on the first save).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether a complete checkpoint is there.
+    pub fn exists(&self) -> bool {
+        self.dir.join(STATE_FILE).is_file()
+    }
+
+    /// Writes `config.json`.
+    pub fn save_config(&self, config: &impl Serialize) -> Result<(), TrainError> {
+        atomic::create_dir(&self.dir)?;
+        atomic::write_json(&self.dir.join(CONFIG_FILE), config)
+    }
+
+    /// Reads `config.json`.
+    pub fn load_config<T: DeserializeOwned>(&self) -> Result<T, TrainError> {
+        read_json(&self.dir.join(CONFIG_FILE))
+    }
+
+    /// Writes the weights, the optimizer state and then the training state.
+    pub fn save(
+        &self,
+        vs: &VarStore,
+        optimizer: &Adam,
+        state: &TrainState,
+    ) -> Result<(), TrainError> {
+        atomic::create_dir(&self.dir)?;
+        atomic::write_with(&self.dir.join(MODEL_FILE), |tmp| Ok(vs.save(tmp)?))?;
+        atomic::write_with(&self.dir.join(OPTIMIZER_FILE), |tmp| optimizer.save(tmp))?;
+        atomic::write_json(&self.dir.join(STATE_FILE), state)
+    }
+
+    /// Writes the weights alone (for models trained without the [`crate::Trainer`]).
+    pub fn save_weights(&self, vs: &VarStore) -> Result<(), TrainError> {
+        atomic::create_dir(&self.dir)?;
+        atomic::write_with(&self.dir.join(MODEL_FILE), |tmp| Ok(vs.save(tmp)?))
+    }
+
+    /// Loads the weights into `vs`, the optimizer state into `optimizer` and returns the
+    /// training state.
+    pub fn load(&self, vs: &mut VarStore, optimizer: &mut Adam) -> Result<TrainState, TrainError> {
+        let state: TrainState = read_json(&self.dir.join(STATE_FILE))?;
+        self.load_weights(vs)?;
+        optimizer.load(&self.dir.join(OPTIMIZER_FILE))?;
+        Ok(state)
+    }
+
+    /// Loads the weights alone.
+    pub fn load_weights(&self, vs: &mut VarStore) -> Result<(), TrainError> {
+        let path = self.dir.join(MODEL_FILE);
+        vs.load(&path)
+            .map_err(|e| TrainError::format(&path, "weights", e.to_string()))
+    }
+}
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| TrainError::Json {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::AdamConfig;
+    use tch::{nn, Device, Kind};
+
+    fn store(value: f64) -> VarStore {
+        let vs = VarStore::new(Device::Cpu);
+        let _ = vs.root().var("w", &[2], nn::Init::Const(value));
+        vs
+    }
+
+    #[test]
+    fn round_trips_weights_optimizer_and_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = Checkpoint::new(dir.path().join("run"));
+        let vs = store(3.0);
+        let mut adam = AdamConfig::default().build(&vs).unwrap();
+        let w = vs.variables()["w"].shallow_clone();
+        adam.backward_step(&w.sum(Kind::Float));
+        let state = TrainState {
+            epochs_done: 2,
+            train_seconds: 1.5,
+            train_images: 100,
+        };
+        checkpoint
+            .save_config(&serde_json::json!({"hidden": 4}))
+            .unwrap();
+        checkpoint.save(&vs, &adam, &state).unwrap();
+        assert!(checkpoint.exists());
+
+        let mut restored = store(0.0);
+        let mut restored_adam = AdamConfig::default().build(&restored).unwrap();
+        assert_eq!(
+            checkpoint.load(&mut restored, &mut restored_adam).unwrap(),
+            state
+        );
+        assert!(restored.variables()["w"].allclose(&w, 0.0, 0.0, false));
+        assert_eq!(restored_adam.steps(), 1);
+        let config: serde_json::Value = checkpoint.load_config().unwrap();
+        assert_eq!(config["hidden"], 4);
+    }
+
+    #[test]
+    fn a_corrupt_weight_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MODEL_FILE), b"not safetensors").unwrap();
+        let mut vs = store(0.0);
+        let err = Checkpoint::new(dir.path())
+            .load_weights(&mut vs)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(MODEL_FILE), "{err}");
+    }
+}

@@ -1,0 +1,123 @@
+//! Reader for the IDX format of MNIST and its relatives (Fashion-MNIST, KMNIST): unsigned
+//! byte arrays with a magic number and big-endian dimensions.
+
+use std::path::Path;
+
+use crate::TrainError;
+
+/// An IDX array of unsigned bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxArray {
+    /// The dimensions, e.g. `[60000, 28, 28]`.
+    pub dims: Vec<usize>,
+    /// The values, row-major.
+    pub data: Vec<u8>,
+}
+
+/// The IDX type code of unsigned bytes.
+const UNSIGNED_BYTE: u8 = 0x08;
+
+/// Reads `path` and checks that it is an unsigned-byte IDX array with `ndims` dimensions.
+pub fn read_idx(path: &Path, ndims: usize) -> Result<IdxArray, TrainError> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    parse_idx(&bytes, ndims).map_err(|(field, reason)| TrainError::format(path, field, reason))
+}
+
+fn parse_idx(bytes: &[u8], ndims: usize) -> Result<IdxArray, (&'static str, String)> {
+    let header = bytes.get(..4).ok_or((
+        "magic",
+        format!("file is {} bytes, too short for a header", bytes.len()),
+    ))?;
+    if header[0] != 0 || header[1] != 0 {
+        return Err((
+            "magic",
+            format!("{header:02x?} does not start with two zero bytes"),
+        ));
+    }
+    if header[2] != UNSIGNED_BYTE {
+        return Err((
+            "magic",
+            format!("type code 0x{:02x} is not unsigned bytes (0x08)", header[2]),
+        ));
+    }
+    if usize::from(header[3]) != ndims {
+        return Err((
+            "magic",
+            format!("{} dimensions, expected {ndims}", header[3]),
+        ));
+    }
+    let data_start = 4 + 4 * ndims;
+    let dims_bytes = bytes
+        .get(4..data_start)
+        .ok_or(("dims", format!("file ends before its {ndims} dimensions")))?;
+    let dims: Vec<usize> = dims_bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or(("dims", format!("{dims:?} overflow")))?;
+    let data = &bytes[data_start..];
+    if data.len() != expected {
+        return Err((
+            "length",
+            format!(
+                "dims {dims:?} need {expected} data bytes, the file has {} (truncated or corrupt?)",
+                data.len()
+            ),
+        ));
+    }
+    Ok(IdxArray {
+        dims,
+        data: data.to_vec(),
+    })
+}
+
+/// Encodes an unsigned-byte IDX array, the inverse of [`read_idx`]; used to write test files.
+pub fn encode_idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 0, UNSIGNED_BYTE, dims.len() as u8];
+    for &d in dims {
+        bytes.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let bytes = encode_idx(&[2, 2, 3], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        let array = parse_idx(&bytes, 3).unwrap();
+        assert_eq!(array.dims, vec![2, 2, 3]);
+        assert_eq!(array.data[11], 12);
+    }
+
+    #[test]
+    fn names_the_broken_field() {
+        let good = encode_idx(&[2, 3], &[0; 6]);
+        let field = |bytes: &[u8], ndims| parse_idx(bytes, ndims).unwrap_err().0;
+        assert_eq!(field(&good[..2], 2), "magic");
+        assert_eq!(field(&good, 3), "magic");
+        assert_eq!(field(&good[..8], 2), "dims");
+        assert_eq!(field(&good[..good.len() - 1], 2), "length");
+        let mut float = good.clone();
+        float[2] = 0x0d;
+        assert_eq!(field(&float, 2), "magic");
+    }
+
+    #[test]
+    fn read_idx_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken-idx1-ubyte");
+        std::fs::write(&path, [0u8, 0, 8, 1, 0, 0, 0, 5, 1]).unwrap();
+        let err = read_idx(&path, 1).unwrap_err().to_string();
+        assert!(
+            err.contains("broken-idx1-ubyte") && err.contains("length"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,43 @@
+//! # aecraft-train
+//!
+//! The top library layer of aecraft: everything needed to train, measure and inspect the
+//! autoencoders built from `aecraft-codes` and `aecraft-generators`.
+//!
+//! - [`data`]: the IDX reader, MNIST-layout data sets, seeded batching.
+//! - [`autoencoder`]: the encoder → code transforms → generator pipeline (AE, VAE, ...).
+//! - [`trainer`]: the loop (Adam, progress bar, evaluation, JSON-lines log, checkpoints,
+//!   resumption, NaN guard); [`optim`] and [`checkpoint`] are its parts.
+//! - [`metrics`]: clustering metrics (Hungarian, majority and one-label accuracy, NMI, ARI)
+//!   and the mutual information gap.
+//! - [`retrieval`]: bit-packed Hamming search for semantic hashing.
+//! - [`sprites`]: a real, non-differentiable 2D renderer and a sprites data set with known
+//!   factors.
+//! - [`pictures`]: PNG grids and bar charts.
+//! - [`atomic`]: atomic file output, used for every file aecraft writes.
+//!
+//! Sibling crates: `aecraft-tensor`, `aecraft-codes` and `aecraft-generators` (below), and the
+//! `aecraft` umbrella (above), which holds the examples.
+
+pub mod atomic;
+pub mod autoencoder;
+pub mod checkpoint;
+pub mod data;
+pub mod log;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod pictures;
+pub mod progress;
+pub mod retrieval;
+pub mod sprites;
+pub mod trainer;
+
+mod error;
+
+pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel};
+pub use checkpoint::{Checkpoint, TrainState};
+pub use data::{Batch, ImageDataset};
+pub use error::TrainError;
+pub use model::{Losses, TrainModel};
+pub use optim::{Adam, AdamConfig};
+pub use trainer::{evaluate, Evaluation, LrSchedule, TrainConfig, TrainReport, Trainer};

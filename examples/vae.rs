@@ -1,0 +1,209 @@
+//! Trains a VAE (or, with `--plain`, a plain autoencoder) on MNIST and reports the test
+//! negative ELBO.
+//!
+//! ```text
+//! cargo run --release --example vae -- --out runs/vae [--epochs 10] [--plain] [--limit N]
+//! ```
+//!
+//! Writes `metrics.json`, `reconstructions.png` (inputs over reconstructions), `samples.png`
+//! (VAE only), `log.jsonl`, and the checkpoint (`config.json`, `model.safetensors`,
+//! `optimizer.safetensors`, `state.json`) into `--out`.
+
+use anyhow::Context;
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use aecraft::cli::{parse_widths, RunArgs};
+use aecraft::codes::Code;
+use aecraft::prelude::*;
+use aecraft::train::pictures::save_image_grid;
+use aecraft::train::{atomic, evaluate, LrSchedule};
+
+#[derive(Debug, Parser)]
+#[command(about = "Train a VAE or plain autoencoder on MNIST")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Hidden widths of the encoder (mirrored in the generator), e.g. 400 or 512,256.
+    #[arg(long, default_value = "512,256")]
+    hidden: String,
+    /// Code units.
+    #[arg(long, default_value_t = 32)]
+    code: i64,
+    /// Images per training step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Train a plain (deterministic) autoencoder instead of a VAE.
+    #[arg(long)]
+    plain: bool,
+    /// Hold out the last N training images and evaluate on them after each epoch instead of
+    /// the test set (for choosing hyperparameters without the test set).
+    #[arg(long)]
+    validation: Option<usize>,
+}
+
+/// What `config.json` holds: enough to rebuild and resume the run.
+#[derive(Debug, Serialize, Deserialize)]
+struct RunConfig {
+    plain: bool,
+    model: AutoencoderConfig,
+    train: TrainConfig,
+}
+
+const DEFAULT_EPOCHS: usize = 10;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let device = args.run.prepare()?;
+    let config = run_config(&args)?;
+    let splits = args.run.load_data()?;
+    let (train, eval_name, eval) = match args.validation {
+        Some(n) if n >= splits.train.len() => anyhow::bail!(
+            "--validation {n} leaves no training images (the training split has {})",
+            splits.train.len()
+        ),
+        Some(n) => {
+            let cut = splits.train.len() - n;
+            (
+                splits.train.take(cut),
+                "validation",
+                splits.train.slice(cut, n),
+            )
+        }
+        None => (splits.train, "test", splits.test.take(usize::MAX)),
+    };
+    let (train, eval, test) = (
+        train.to_device(device),
+        eval.to_device(device),
+        splits.test.to_device(device),
+    );
+
+    let mut model = AutoencoderModel::new(&config.model, device)?;
+    let checkpoint = Checkpoint::new(&args.run.out);
+    let trainer = Trainer::new(config.train.clone())?
+        .with_checkpoint(checkpoint.clone())
+        .with_log(args.run.out_path("log.jsonl"));
+    let mut optimizer = trainer.optimizer(&model)?;
+    let state = match &args.run.resume {
+        Some(dir) => Checkpoint::new(dir)
+            .load(model.var_store_mut(), &mut optimizer)
+            .with_context(|| format!("resuming from {}", dir.display()))?,
+        None => Default::default(),
+    };
+    checkpoint.save_config(&config)?;
+    let kind = if config.plain {
+        "plain autoencoder"
+    } else {
+        "VAE"
+    };
+    eprintln!(
+        "training a {kind} on {} images for {} epochs on {device:?}",
+        train.len(),
+        config.train.epochs
+    );
+    let evaluation = Evaluation {
+        name: eval_name,
+        data: &eval,
+    };
+    let report = trainer.fit(&mut model, &mut optimizer, &train, Some(evaluation), state)?;
+
+    let test_losses = evaluate(&model, &test, config.train.eval_batch_size)?;
+    let metrics = serde_json::json!({
+        "model": if config.plain { "plain" } else { "vae" },
+        "test_neg_elbo_nats": test_losses["loss"],
+        "test_reconstruction_bce": test_losses["reconstruction"],
+        "test_kl_nats": test_losses.get("kl").copied().unwrap_or(0.0),
+        "epochs": report.state.epochs_done,
+        "train_images": train.len(),
+        "train_seconds": report.state.train_seconds,
+        "train_images_per_second": report.images_per_second(),
+        "seed": args.run.seed,
+    });
+    atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
+    write_pictures(
+        &args,
+        &model,
+        &test,
+        config.model.code.total_width(),
+        config.plain,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&metrics)?);
+    Ok(())
+}
+
+/// The configuration: from the checkpoint when resuming (with `--epochs` applied), else
+/// from the flags.
+fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
+    if let Some(dir) = &args.run.resume {
+        let mut config: RunConfig = Checkpoint::new(dir)
+            .load_config()
+            .with_context(|| format!("resuming from {}", dir.display()))?;
+        config.train.epochs = args.run.epochs_or(config.train.epochs);
+        return Ok(config);
+    }
+    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    if args.code <= 0 {
+        anyhow::bail!("--code {}: the code needs at least one unit", args.code);
+    }
+    let model = if args.plain {
+        AutoencoderConfig::plain(&hidden, args.code)
+    } else {
+        AutoencoderConfig::vae(&hidden, args.code)
+    };
+    let train = TrainConfig {
+        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
+        batch_size: args.batch,
+        seed: args.run.seed,
+        optimizer: AdamConfig {
+            lr: args.lr,
+            ..Default::default()
+        },
+        lr_schedule: LrSchedule::Cosine {
+            final_fraction: 0.1,
+        },
+        ..Default::default()
+    };
+    train.validate()?;
+    Ok(RunConfig {
+        plain: args.plain,
+        model,
+        train,
+    })
+}
+
+/// `reconstructions.png` (16 test inputs over their reconstructions) and, for a VAE,
+/// `samples.png` (64 decodings of codes drawn from the prior).
+fn write_pictures(
+    args: &Args,
+    model: &AutoencoderModel,
+    test: &ImageDataset,
+    code_width: i64,
+    plain: bool,
+) -> anyhow::Result<()> {
+    let size = (test.height(), test.width());
+    let inputs = test.images().narrow(0, 0, 16.min(test.len() as i64));
+    let reconstructions = model.net().reconstruct(&inputs)?;
+    save_image_grid(
+        &args.run.out_path("reconstructions.png"),
+        &Tensor::cat(&[&inputs, &reconstructions], 0),
+        size,
+        inputs.size()[0] as usize,
+        2,
+    )?;
+    if !plain {
+        let mut code = Code::new();
+        let device = test.images().device();
+        code.insert(
+            "z",
+            Tensor::randn([64, code_width / 2], (Kind::Float, device)),
+        );
+        let samples = tch::no_grad(|| model.net().generate(&code, false))?;
+        let samples = model.net().to_pixels(&samples).to_device(Device::Cpu);
+        save_image_grid(&args.run.out_path("samples.png"), &samples, size, 8, 2)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! The command-line flags every example shares (`--out`, `--data-dir`, `--epochs`, `--seed`,
+//! `--limit`, `--device`, `--threads`, `--resume`) and the setup they imply.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use aecraft_tensor::DeviceChoice;
+use aecraft_train::data::{load_mnist, Splits};
+use aecraft_train::{atomic, TrainError};
+
+/// Flags shared by the examples.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Folder for metrics.json, pictures, the log and the checkpoint.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Folder with the four uncompressed IDX files of MNIST (or a data set in its layout).
+    #[arg(long, default_value = "data/mnist")]
+    pub data_dir: PathBuf,
+    /// Training epochs (the example's default when absent).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed of initialization, noise and data order.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Train on the first N training images only (for smoke runs).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Where to train: cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// libtorch's intra-op threads (libtorch's default when absent).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Continue the run whose checkpoint is in this folder.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// Seeds libtorch, sets its threads, checks the device and creates the output folder.
+    pub fn prepare(&self) -> Result<tch::Device, TrainError> {
+        tch::manual_seed(self.seed as i64);
+        if let Some(threads) = self.threads {
+            if threads == 0 {
+                return Err(TrainError::invalid(
+                    "--threads",
+                    threads,
+                    "must be at least 1",
+                ));
+            }
+            tch::set_num_threads(threads as i32);
+        }
+        if self.limit == Some(0) {
+            return Err(TrainError::invalid("--limit", 0, "must be at least 1"));
+        }
+        let device = self.device.resolve()?;
+        atomic::create_dir(&self.out)?;
+        Ok(device)
+    }
+
+    /// Loads the data set from `--data-dir`, keeping the first `--limit` training images.
+    pub fn load_data(&self) -> Result<Splits, TrainError> {
+        let splits = load_mnist(&self.data_dir)?;
+        Ok(Splits {
+            train: self
+                .limit
+                .map_or(splits.train.take(usize::MAX), |n| splits.train.take(n)),
+            test: splits.test,
+        })
+    }
+
+    /// A path inside `--out`.
+    pub fn out_path(&self, name: &str) -> PathBuf {
+        self.out.join(name)
+    }
+
+    /// The epochs to train: `--epochs`, else `default`.
+    pub fn epochs_or(&self, default: usize) -> usize {
+        self.epochs.unwrap_or(default)
+    }
+}
+
+/// Parses a comma-separated list of layer widths such as `512,256`.
+pub fn parse_widths(text: &str) -> Result<Vec<i64>, String> {
+    text.split(',')
+        .map(|w| match w.trim().parse::<i64>() {
+            Ok(w) if w > 0 => Ok(w),
+            _ => Err(format!(
+                "{w:?} is not a positive width (expected e.g. 512 or 512,256)"
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_width_lists() {
+        assert_eq!(parse_widths("400").unwrap(), vec![400]);
+        assert_eq!(parse_widths("512, 256").unwrap(), vec![512, 256]);
+        assert!(parse_widths("512,0").is_err());
+        assert!(parse_widths("wide").is_err());
+    }
+}

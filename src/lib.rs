@@ -1,0 +1,32 @@
+//! # aecraft
+//!
+//! Craft specialized autoencoders from small parts that combine freely, on libtorch through
+//! [`tch`]. One pipeline — encoder, then code transforms, then generator — trained on
+//! reconstruction plus objective additions, after Tijmen Tieleman's talk "Getting creative
+//! with autoencoders".
+//!
+//! This umbrella crate re-exports the layered crates, which can also be used alone:
+//! - [`tensor`] (`aecraft-tensor`): tch glue and differentiable ops;
+//! - [`codes`] (`aecraft-codes`): code transforms;
+//! - [`generators`] (`aecraft-generators`): generators;
+//! - [`train`] (`aecraft-train`): training loop, data sets, metrics, checkpoints.
+//!
+//! [`cli`] holds the flags every example shares; the [`prelude`] the names most programs use.
+
+pub use aecraft_codes as codes;
+pub use aecraft_generators as generators;
+pub use aecraft_tensor as tensor;
+pub use aecraft_train as train;
+
+pub mod cli;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use aecraft_codes::{Code, CodeLayout, CodeTransform, GroupSpec, TransformConfig};
+    pub use aecraft_generators::{Generator, GeneratorConfig};
+    pub use aecraft_tensor::{DeviceChoice, MlpConfig};
+    pub use aecraft_train::{
+        AdamConfig, AutoencoderConfig, AutoencoderModel, Checkpoint, Evaluation, ImageDataset,
+        TrainConfig, TrainError, TrainModel, Trainer,
+    };
+}
