@@ -12,6 +12,7 @@
 //! - [`retrieval`]: bit-packed Hamming search for semantic hashing.
 //! - [`sprites`]: a real, non-differentiable 2D renderer and a sprites data set with known
 //!   factors.
+//! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
 //! - [`pictures`]: PNG grids and bar charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
 //!
@@ -21,6 +22,7 @@
 pub mod atomic;
 pub mod autoencoder;
 pub mod checkpoint;
+pub mod clustering;
 pub mod data;
 pub mod log;
 pub mod metrics;

@@ -1,0 +1,186 @@
+//! What every clustering model shares: its [`Assignments`] of images to clusters, the
+//! [`ClusterModel`] trait, the metrics computed from assignments ([`ClusteringMetrics`]),
+//! and the pictures (`clusters.png`, `cluster_sizes.png`).
+//!
+//! Confidence, used to pick the one revealed label per cluster for `one_label_accuracy`, is
+//! defined by each model and documented there (q(k|x) for models with a cluster softmax, the
+//! negative squared distance to the centroid for k-means).
+
+use std::path::Path;
+
+use serde::Serialize;
+use tch::{Device, Kind, Tensor};
+
+use crate::data::ImageDataset;
+use crate::metrics::clustering::{
+    ari, cluster_sizes, clusters_used, hungarian_accuracy, majority_accuracy, nmi,
+    one_label_accuracy,
+};
+use crate::pictures::{save_bar_chart, save_image_grid};
+use crate::TrainError;
+
+/// Each image's cluster, and how confident the model is in it (higher is more confident).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Assignments {
+    /// The cluster of each image.
+    pub clusters: Vec<usize>,
+    /// The model's confidence in that cluster.
+    pub confidence: Vec<f64>,
+}
+
+impl Assignments {
+    /// Assignments from `[N]` cluster indices and `[N]` confidences.
+    pub fn from_tensors(clusters: &Tensor, confidence: &Tensor) -> Result<Self, TrainError> {
+        let clusters = Vec::<i64>::try_from(clusters.to_device(Device::Cpu).to_kind(Kind::Int64))?;
+        let confidence =
+            Vec::<f64>::try_from(confidence.to_device(Device::Cpu).to_kind(Kind::Double))?;
+        Ok(Self {
+            clusters: clusters.into_iter().map(|c| c as usize).collect(),
+            confidence,
+        })
+    }
+}
+
+/// A trained model that assigns images to clusters.
+pub trait ClusterModel {
+    /// The number of clusters K.
+    fn clusters(&self) -> usize;
+
+    /// Assigns every image of `data` to a cluster.
+    fn assign(&self, data: &ImageDataset) -> Result<Assignments, TrainError>;
+
+    /// One prototype image per cluster, `[K, H*W]`, values in `[0, 1]`.
+    fn prototypes(&self) -> Result<Tensor, TrainError>;
+}
+
+/// The clustering metrics, all scored on the test split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusteringMetrics {
+    /// One revealed training label per cluster (the most confident member's), scored on test.
+    pub one_label_accuracy: f64,
+    /// Clusters labeled by the majority of their training members (uses all training labels).
+    pub majority_accuracy: f64,
+    /// Best one-to-one cluster-to-class mapping; only when K equals the number of classes.
+    pub hungarian_accuracy: Option<f64>,
+    /// Normalized mutual information between test clusters and labels.
+    pub nmi: f64,
+    /// Adjusted Rand index between test clusters and labels.
+    pub ari: f64,
+    /// Clusters that receive at least one test image.
+    pub clusters_used: usize,
+    /// Training labels revealed for `one_label_accuracy`.
+    pub labels_revealed: usize,
+}
+
+/// Scores `test` assignments against labels; `train` assignments and labels decide the
+/// cluster labels.
+pub fn clustering_metrics(
+    train: &Assignments,
+    train_labels: &[usize],
+    test: &Assignments,
+    test_labels: &[usize],
+    k: usize,
+    classes: usize,
+) -> Result<ClusteringMetrics, TrainError> {
+    let one_label = one_label_accuracy(
+        &train.clusters,
+        &train.confidence,
+        train_labels,
+        &test.clusters,
+        test_labels,
+        k,
+    )?;
+    Ok(ClusteringMetrics {
+        one_label_accuracy: one_label.accuracy,
+        majority_accuracy: majority_accuracy(
+            &train.clusters,
+            train_labels,
+            &test.clusters,
+            test_labels,
+            k,
+            classes,
+        )?,
+        hungarian_accuracy: hungarian_accuracy(&test.clusters, test_labels, k, classes)?,
+        nmi: nmi(&test.clusters, test_labels)?,
+        ari: ari(&test.clusters, test_labels)?,
+        clusters_used: clusters_used(&test.clusters, k)?,
+        labels_revealed: one_label.labels_used,
+    })
+}
+
+/// Writes `clusters.png` (a row per cluster: its prototype, then its `members` most confident
+/// test images) and `cluster_sizes.png` (test images per cluster) into `dir`.
+pub fn save_cluster_pictures(
+    dir: &Path,
+    model: &dyn ClusterModel,
+    test: &ImageDataset,
+    assignments: &Assignments,
+    members: usize,
+) -> Result<(), TrainError> {
+    let k = model.clusters();
+    let prototypes = model
+        .prototypes()?
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float);
+    let images = test.images().to_device(Device::Cpu);
+    let blank = Tensor::zeros([1, test.pixels()], (Kind::Float, Device::Cpu));
+    let mut rows = Vec::with_capacity(k * (members + 1));
+    for cluster in 0..k {
+        rows.push(prototypes.get(cluster as i64).unsqueeze(0));
+        let mut order: Vec<usize> = (0..assignments.clusters.len())
+            .filter(|&i| assignments.clusters[i] == cluster)
+            .collect();
+        order.sort_by(|&a, &b| assignments.confidence[b].total_cmp(&assignments.confidence[a]));
+        for slot in 0..members {
+            rows.push(match order.get(slot) {
+                Some(&i) => images.get(i as i64).unsqueeze(0),
+                None => blank.shallow_clone(),
+            });
+        }
+    }
+    let size = (test.height(), test.width());
+    save_image_grid(
+        &dir.join("clusters.png"),
+        &Tensor::cat(&rows, 0),
+        size,
+        members + 1,
+        2,
+    )?;
+    let sizes: Vec<f64> = cluster_sizes(&assignments.clusters, k)?
+        .into_iter()
+        .map(|s| s as f64)
+        .collect();
+    save_bar_chart(&dir.join("cluster_sizes.png"), &sizes, 12, 120)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perfect_clusters_score_one() {
+        let labels = vec![0, 0, 1, 1, 2, 2];
+        let assignments = Assignments {
+            clusters: vec![2, 2, 0, 0, 1, 1],
+            confidence: vec![1.0; 6],
+        };
+        let metrics =
+            clustering_metrics(&assignments, &labels, &assignments, &labels, 3, 3).unwrap();
+        assert_eq!(metrics.one_label_accuracy, 1.0);
+        assert_eq!(metrics.hungarian_accuracy, Some(1.0));
+        assert_eq!(metrics.clusters_used, 3);
+        assert_eq!(metrics.labels_revealed, 3);
+        assert!((metrics.nmi - 1.0).abs() < 1e-12 && (metrics.ari - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn converts_tensors() {
+        let a = Assignments::from_tensors(
+            &Tensor::from_slice(&[2i64, 0]),
+            &Tensor::from_slice(&[0.5f32, 0.25]),
+        )
+        .unwrap();
+        assert_eq!(a.clusters, vec![2, 0]);
+        assert_eq!(a.confidence, vec![0.5, 0.25]);
+    }
+}
