@@ -26,7 +26,7 @@ struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// Hidden widths of the encoder (mirrored in the generator), e.g. 400 or 512,256.
-    #[arg(long, default_value = "512,256")]
+    #[arg(long, default_value = "1024,512")]
     hidden: String,
     /// Code units.
     #[arg(long, default_value_t = 32)]
