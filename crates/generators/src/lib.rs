@@ -6,15 +6,19 @@
 //! ([`GeneratorConfig`]) and built with `config.build(&path, ...)`.
 //!
 //! - [`mlp`]: a fully learned MLP generator.
+//! - [`surrogate`]: a frozen learned approximation of a real renderer, fed with renderer
+//!   parameters.
 //!
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
 
 pub mod generator;
 pub mod mlp;
+pub mod surrogate;
 
 mod error;
 
 pub use error::GeneratorsError;
 pub use generator::{Generator, GeneratorConfig, OutputKind};
 pub use mlp::{MlpGenerator, MlpGeneratorConfig};
+pub use surrogate::{ParamLayout, ParamSegment, SurrogateConfig, SurrogateGenerator};
