@@ -12,15 +12,19 @@
 //! Sibling crates: `aecraft-tensor` (below: tch glue), `aecraft-generators` (above: turns a
 //! code into an image), `aecraft-train` (the loop), and the `aecraft` umbrella.
 
+pub mod cluster;
 pub mod code;
 pub mod gaussian;
 pub mod layout;
 pub mod transform;
+pub mod usage;
 
 mod error;
 
+pub use cluster::{ChoiceNoise, ClusterChoice, ClusterChoiceConfig};
 pub use code::{Code, Penalty};
 pub use error::CodesError;
 pub use gaussian::{GaussianSampler, GaussianSamplerConfig};
 pub use layout::{CodeLayout, GroupSpec, GroupWidths};
 pub use transform::{CodeTransform, TransformConfig};
+pub use usage::{UsagePrior, UsagePriorConfig};

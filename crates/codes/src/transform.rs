@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use tch::nn;
 
-use crate::{Code, CodesError, GaussianSamplerConfig, GroupWidths};
+use crate::{
+    ClusterChoiceConfig, Code, CodesError, GaussianSamplerConfig, GroupWidths, UsagePriorConfig,
+};
 
 /// One edit of the code: structure, a deterministic or random edit, or an objective term.
 pub trait CodeTransform: std::fmt::Debug {
@@ -19,6 +21,11 @@ pub trait CodeTransform: std::fmt::Debug {
 pub enum TransformConfig {
     /// The VAE's Gaussian code: reparameterized sampling plus a KL term.
     Gaussian(GaussianSamplerConfig),
+    /// A choice of one of K units: softmax, noise or straight-through in training, one-hot
+    /// in evaluation.
+    ClusterChoice(ClusterChoiceConfig),
+    /// A KL term pulling the batch-average usage of a softmax group toward a target.
+    UsagePrior(UsagePriorConfig),
 }
 
 impl TransformConfig {
@@ -27,6 +34,8 @@ impl TransformConfig {
     pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
         match self {
             Self::Gaussian(config) => config.infer_widths(widths),
+            Self::ClusterChoice(config) => config.infer_widths(widths),
+            Self::UsagePrior(config) => config.infer_widths(widths),
         }
     }
 
@@ -34,6 +43,8 @@ impl TransformConfig {
     pub fn build(&self, _path: &nn::Path) -> Result<Box<dyn CodeTransform>, CodesError> {
         match self {
             Self::Gaussian(config) => Ok(Box::new(config.build())),
+            Self::ClusterChoice(config) => Ok(Box::new(config.build())),
+            Self::UsagePrior(config) => Ok(Box::new(config.build())),
         }
     }
 }
