@@ -17,10 +17,16 @@ pub struct Penalty {
 }
 
 /// Named groups of code units, each `[B, width]`, plus the penalties added so far.
+///
+/// A code may also carry side inputs: information given with the batch rather than computed
+/// by the encoder, such as class labels (`[B]`, int64). Transforms turn them into groups
+/// (see [`crate::LabelInput`]) or use them as targets (see [`crate::Adversary`]).
 #[derive(Debug, Default)]
 pub struct Code {
     groups: BTreeMap<String, Tensor>,
+    side: BTreeMap<String, Tensor>,
     penalties: Vec<Penalty>,
+    reports: Vec<Penalty>,
 }
 
 impl Code {
@@ -73,6 +79,32 @@ impl Code {
     /// The objective terms added so far.
     pub fn penalties(&self) -> &[Penalty] {
         &self.penalties
+    }
+
+    /// Adds a value that is logged but not optimized, e.g. an adversary's accuracy.
+    pub fn add_report(&mut self, name: impl Into<String>, value: Tensor) {
+        self.reports.push(Penalty {
+            name: name.into(),
+            value,
+        });
+    }
+
+    /// The logged-only values added so far.
+    pub fn reports(&self) -> &[Penalty] {
+        &self.reports
+    }
+
+    /// Sets the side input `name`, e.g. `label` with `[B]` int64 class indices.
+    pub fn insert_side(&mut self, name: impl Into<String>, values: Tensor) {
+        self.side.insert(name.into(), values);
+    }
+
+    /// The side input `name`, or an error saying what the caller must pass.
+    pub fn side(&self, name: &str) -> Result<&Tensor, CodesError> {
+        self.side.get(name).ok_or_else(|| CodesError::MissingSide {
+            name: name.to_owned(),
+            available: self.side.keys().cloned().collect(),
+        })
     }
 
     fn missing(&self, name: &str) -> CodesError {

@@ -11,6 +11,25 @@ pub enum CodesError {
         /// The groups the code has.
         available: Vec<String>,
     },
+    /// A transform needs side information (e.g. labels) that was not given with the batch.
+    #[error(
+        "side input {name:?} is missing (the code has {available:?}); this pipeline needs it \
+         with every batch, e.g. labels from a labelled data set"
+    )]
+    MissingSide {
+        /// The side input asked for.
+        name: String,
+        /// The side inputs given.
+        available: Vec<String>,
+    },
+    /// Side information has the wrong values, e.g. a label outside `0..classes`.
+    #[error("side input {name:?}: {reason}")]
+    BadSide {
+        /// The side input.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A configuration value is out of range.
     #[error("invalid config value {field} = {value}: {reason}")]
     Config {

@@ -7,20 +7,48 @@
 //! [`CodeTransform`] then edits the code: it imposes structure, applies deterministic or
 //! random edits, and adds objective terms ([`Penalty`]) that the training loop adds to the
 //! reconstruction loss. Transforms are described by serde configs ([`TransformConfig`]) and
-//! built with `config.build(&path)`.
+//! built with `config.build(&path, &widths)`.
+//!
+//! The toolbox:
+//! - structure: [`CodeLayout`] groups; [`GaussianSampler`] (the VAE's code);
+//! - random edits: [`Binarizer`] (discretization noise on logistic units, with a
+//!   [`LinearSchedule`] for its scale), [`CodeDropout`];
+//! - deterministic edits: [`LabelInput`] (side information for the generator), [`Mask`];
+//! - objective additions: [`SparsityPrior`] (a target firing rate; 0.5 balances bits),
+//!   [`Decorrelation`], [`Adversary`] (hidden information must not be recoverable).
 //!
 //! Sibling crates: `aecraft-tensor` (below: tch glue), `aecraft-generators` (above: turns a
 //! code into an image), `aecraft-train` (the loop), and the `aecraft` umbrella.
 
+pub mod adversary;
+pub mod bits;
+pub mod cluster;
 pub mod code;
+pub mod decorrelation;
+pub mod dropout;
 pub mod gaussian;
 pub mod layout;
+pub mod mask;
+pub mod schedule;
+pub mod side;
+pub mod sparsity;
 pub mod transform;
+pub mod usage;
 
 mod error;
 
+pub use adversary::{Adversary, AdversaryConfig};
+pub use bits::{BinarizeConfig, Binarizer};
+pub use cluster::{ChoiceNoise, ClusterChoice, ClusterChoiceConfig};
 pub use code::{Code, Penalty};
+pub use decorrelation::{Decorrelation, DecorrelationConfig};
+pub use dropout::{CodeDropout, CodeDropoutConfig};
 pub use error::CodesError;
 pub use gaussian::{GaussianSampler, GaussianSamplerConfig};
 pub use layout::{CodeLayout, GroupSpec, GroupWidths};
-pub use transform::{CodeTransform, TransformConfig};
+pub use mask::{Mask, MaskConfig};
+pub use schedule::LinearSchedule;
+pub use side::{LabelInput, LabelInputConfig};
+pub use sparsity::{SparsityPrior, SparsityPriorConfig};
+pub use transform::{CodeTransform, OwnVariables, TransformConfig};
+pub use usage::{UsagePrior, UsagePriorConfig};

@@ -2,15 +2,41 @@
 //! transform, from which pipelines are built and checkpoints rebuilt.
 
 use serde::{Deserialize, Serialize};
-use tch::nn;
+use tch::nn::{self, VarStore};
 
-use crate::{Code, CodesError, GaussianSamplerConfig, GroupWidths};
+use crate::{
+    AdversaryConfig, BinarizeConfig, ClusterChoiceConfig, Code, CodeDropoutConfig, CodesError,
+    DecorrelationConfig, GaussianSamplerConfig, GroupWidths, LabelInputConfig, MaskConfig,
+    SparsityPriorConfig, UsagePriorConfig,
+};
+
+/// Variables a transform trains with its own optimizer rather than the autoencoder's (an
+/// adversary's), and that optimizer's learning rate.
+#[derive(Debug)]
+pub struct OwnVariables<'a> {
+    /// The transform's own variables.
+    pub var_store: &'a VarStore,
+    /// The learning rate of their optimizer.
+    pub lr: f64,
+}
 
 /// One edit of the code: structure, a deterministic or random edit, or an objective term.
 pub trait CodeTransform: std::fmt::Debug {
     /// Edits `code` in place. `train` selects training behaviour (noise, sampling, dropout)
     /// or evaluation behaviour; each transform documents both.
     fn apply(&self, code: &mut Code, train: bool) -> Result<(), CodesError>;
+
+    /// Tells the transform how far training has come, from 0 (start) to 1 (end); the trainer
+    /// calls it before every training step. Transforms with a schedule (see
+    /// [`crate::LinearSchedule`]) keep it; the others ignore it.
+    fn set_progress(&mut self, _progress: f64) {}
+
+    /// The variables this transform trains with its own optimizer, if any. Their gradients
+    /// come from the same backward pass as the autoencoder's; the training loop steps them
+    /// after each autoencoder step and then clears them.
+    fn own_variables(&self) -> Option<OwnVariables<'_>> {
+        None
+    }
 }
 
 /// Every transform aecraft offers, as configuration.
@@ -19,6 +45,25 @@ pub trait CodeTransform: std::fmt::Debug {
 pub enum TransformConfig {
     /// The VAE's Gaussian code: reparameterized sampling plus a KL term.
     Gaussian(GaussianSamplerConfig),
+    /// A choice of one of K units: softmax, noise or straight-through in training, one-hot
+    /// in evaluation.
+    ClusterChoice(ClusterChoiceConfig),
+    /// A KL term pulling the batch-average usage of a softmax group toward a target.
+    UsagePrior(UsagePriorConfig),
+    /// Logistic units with discretization noise; exact bits in evaluation.
+    Binarize(BinarizeConfig),
+    /// Dropout on the units of a group in training.
+    Dropout(CodeDropoutConfig),
+    /// A side label, one-hot, as a group the generator can read.
+    LabelInput(LabelInputConfig),
+    /// Chosen units replaced by a constant.
+    Mask(MaskConfig),
+    /// A target firing rate for the units of a group.
+    SparsityPrior(SparsityPriorConfig),
+    /// A penalty on correlations between the units of a group.
+    Decorrelation(DecorrelationConfig),
+    /// A classifier that must fail to recover a side label from the code.
+    Adversary(AdversaryConfig),
 }
 
 impl TransformConfig {
@@ -27,14 +72,37 @@ impl TransformConfig {
     pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
         match self {
             Self::Gaussian(config) => config.infer_widths(widths),
+            Self::ClusterChoice(config) => config.infer_widths(widths),
+            Self::UsagePrior(config) => config.infer_widths(widths),
+            Self::Binarize(config) => config.infer_widths(widths),
+            Self::Dropout(config) => config.infer_widths(widths),
+            Self::LabelInput(config) => config.infer_widths(widths),
+            Self::Mask(config) => config.infer_widths(widths),
+            Self::SparsityPrior(config) => config.infer_widths(widths),
+            Self::Decorrelation(config) => config.infer_widths(widths),
+            Self::Adversary(config) => config.infer_widths(widths),
         }
     }
 
-    /// Builds the transform; learnable parts go under `path`.
-    pub fn build(&self, _path: &nn::Path) -> Result<Box<dyn CodeTransform>, CodesError> {
-        match self {
-            Self::Gaussian(config) => Ok(Box::new(config.build())),
-        }
+    /// Builds the transform; learnable parts go under `path`. `widths` are the widths of the
+    /// code's groups where the transform runs (after the transforms before it).
+    pub fn build(
+        &self,
+        path: &nn::Path,
+        widths: &GroupWidths,
+    ) -> Result<Box<dyn CodeTransform>, CodesError> {
+        Ok(match self {
+            Self::Gaussian(config) => Box::new(config.build()),
+            Self::ClusterChoice(config) => Box::new(config.build()),
+            Self::UsagePrior(config) => Box::new(config.build()),
+            Self::Binarize(config) => Box::new(config.build()),
+            Self::Dropout(config) => Box::new(config.build()),
+            Self::LabelInput(config) => Box::new(config.build()),
+            Self::Mask(config) => Box::new(config.build()),
+            Self::SparsityPrior(config) => Box::new(config.build()),
+            Self::Decorrelation(config) => Box::new(config.build()),
+            Self::Adversary(config) => Box::new(config.build(path.device(), widths)?),
+        })
     }
 }
 

@@ -7,7 +7,8 @@ use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use aecraft_codes::{
-    Code, CodeLayout, CodeTransform, GaussianSamplerConfig, GroupSpec, GroupWidths, TransformConfig,
+    Code, CodeLayout, CodeTransform, GaussianSamplerConfig, GroupSpec, GroupWidths, Penalty,
+    TransformConfig,
 };
 use aecraft_generators::{Generator, GeneratorConfig, MlpGeneratorConfig, OutputKind};
 use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
@@ -15,6 +16,7 @@ use aecraft_tensor::{Mlp, MlpConfig};
 
 use crate::data::Batch;
 use crate::model::{Losses, TrainModel};
+use crate::optim::{Adam, AdamConfig};
 use crate::TrainError;
 
 /// Configuration of an [`Autoencoder`].
@@ -82,13 +84,13 @@ impl AutoencoderConfig {
 
     /// Builds the pipeline under `path`.
     pub fn build(&self, path: &nn::Path) -> Result<Autoencoder, TrainError> {
-        let widths = self.validate()?;
-        let transforms = self
-            .transforms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| t.build(&(path / format!("transform{i}"))))
-            .collect::<Result<Vec<_>, _>>()?;
+        self.validate()?;
+        let mut widths = self.code.validate()?;
+        let mut transforms = Vec::with_capacity(self.transforms.len());
+        for (i, transform) in self.transforms.iter().enumerate() {
+            transforms.push(transform.build(&(path / format!("transform{i}")), &widths)?);
+            transform.infer_widths(&mut widths)?;
+        }
         Ok(Autoencoder {
             encoder: self.encoder.build(
                 &(path / "encoder"),
@@ -124,11 +126,37 @@ pub struct Autoencoder {
 impl Autoencoder {
     /// Encodes images `[B, D]` and applies the transforms.
     pub fn encode(&self, images: &Tensor, train: bool) -> Result<Code, TrainError> {
+        self.encode_with_side(images, Vec::new(), train)
+    }
+
+    /// Encodes images `[B, D]` with side inputs (e.g. `("label", [B] int64)`, see
+    /// [`Code::insert_side`]) and applies the transforms.
+    pub fn encode_with_side(
+        &self,
+        images: &Tensor,
+        side: Vec<(String, Tensor)>,
+        train: bool,
+    ) -> Result<Code, TrainError> {
         let mut code = self.layout.split(&self.encoder.forward(images))?;
+        for (name, values) in side {
+            code.insert_side(name, values);
+        }
         for transform in &self.transforms {
             transform.apply(&mut code, train)?;
         }
         Ok(code)
+    }
+
+    /// Tells every transform how far training has come (see [`CodeTransform::set_progress`]).
+    pub fn set_progress(&mut self, progress: f64) {
+        for transform in &mut self.transforms {
+            transform.set_progress(progress);
+        }
+    }
+
+    /// The transforms, in order.
+    pub fn transforms(&self) -> &[Box<dyn CodeTransform>] {
+        &self.transforms
     }
 
     /// The generator's raw output `[B, D]` for `code`.
@@ -163,24 +191,53 @@ impl Autoencoder {
 
     /// The losses of `images`: `reconstruction`, then the transforms' penalties.
     pub fn losses(&self, images: &Tensor, train: bool) -> Result<Losses, TrainError> {
-        let code = self.encode(images, train)?;
+        self.losses_with_side(images, Vec::new(), train)
+    }
+
+    /// The losses of `images` with side inputs (see [`Autoencoder::encode_with_side`]):
+    /// `reconstruction`, then the transforms' penalties; their reports are logged only.
+    pub fn losses_with_side(
+        &self,
+        images: &Tensor,
+        side: Vec<(String, Tensor)>,
+        train: bool,
+    ) -> Result<Losses, TrainError> {
+        let code = self.encode_with_side(images, side, train)?;
         let output = self.generate(&code, train)?;
         let reconstruction = self.reconstruction_error(&output, images).mean(Kind::Float);
+        let named = |list: &[Penalty]| -> Vec<(String, Tensor)> {
+            list.iter()
+                .map(|p| (p.name.clone(), p.value.shallow_clone()))
+                .collect()
+        };
         let mut terms = vec![("reconstruction".to_owned(), reconstruction)];
-        terms.extend(
-            code.penalties()
-                .iter()
-                .map(|p| (p.name.clone(), p.value.shallow_clone())),
-        );
-        Ok(Losses::from_terms(terms))
+        terms.extend(named(code.penalties()));
+        let mut losses = Losses::from_terms(terms);
+        losses.reported = named(code.reports());
+        Ok(losses)
     }
 }
 
+/// The side inputs a batch provides: its labels, if any, as `label`.
+pub fn side_inputs(batch: &Batch) -> Vec<(String, Tensor)> {
+    batch
+        .labels
+        .iter()
+        .map(|labels| ("label".to_owned(), labels.shallow_clone()))
+        .collect()
+}
+
 /// An [`Autoencoder`] with its variables, ready for the [`crate::Trainer`].
+///
+/// Transforms with their own variables (an adversary) get their own [`Adam`], stepped in
+/// [`TrainModel::after_step`] with the gradients of the same backward pass. Those variables
+/// are not part of [`TrainModel::var_store`], so checkpoints hold the autoencoder only; a
+/// resumed run starts its adversaries afresh.
 #[derive(Debug)]
 pub struct AutoencoderModel {
     vs: VarStore,
     net: Autoencoder,
+    own_optimizers: Vec<Adam>,
 }
 
 impl AutoencoderModel {
@@ -188,7 +245,23 @@ impl AutoencoderModel {
     pub fn new(config: &AutoencoderConfig, device: Device) -> Result<Self, TrainError> {
         let vs = VarStore::new(device);
         let net = config.build(&vs.root())?;
-        Ok(Self { vs, net })
+        let own_optimizers = net
+            .transforms()
+            .iter()
+            .filter_map(|t| t.own_variables())
+            .map(|own| {
+                AdamConfig {
+                    lr: own.lr,
+                    ..Default::default()
+                }
+                .build(own.var_store)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            vs,
+            net,
+            own_optimizers,
+        })
     }
 
     /// The pipeline.
@@ -207,7 +280,20 @@ impl TrainModel for AutoencoderModel {
     }
 
     fn losses(&self, batch: &Batch, train: bool) -> Result<Losses, TrainError> {
-        self.net.losses(&batch.images, train)
+        self.net
+            .losses_with_side(&batch.images, side_inputs(batch), train)
+    }
+
+    fn set_progress(&mut self, progress: f64) {
+        self.net.set_progress(progress);
+    }
+
+    fn after_step(&mut self, _batch: &Batch) -> Result<(), TrainError> {
+        for optimizer in &mut self.own_optimizers {
+            optimizer.step();
+            optimizer.zero_grad();
+        }
+        Ok(())
     }
 }
 

@@ -51,6 +51,10 @@ pub trait TrainModel {
     /// The losses of `batch`; `train` selects training behaviour of noise and dropout.
     fn losses(&self, batch: &Batch, train: bool) -> Result<Losses, TrainError>;
 
+    /// Called before each training step with the fraction of training steps done, in
+    /// `[0, 1]`, for parts with schedules (e.g. a noise scale).
+    fn set_progress(&mut self, _progress: f64) {}
+
     /// Called after each optimizer step, e.g. to update an adversary.
     fn after_step(&mut self, _batch: &Batch) -> Result<(), TrainError> {
         Ok(())

@@ -207,6 +207,7 @@ impl Trainer {
             {
                 let done = ((epoch - 1) * steps_per_epoch + step) as f64 / total_steps;
                 optimizer.set_lr(self.config.lr_schedule.lr(base_lr, done));
+                model.set_progress(done);
                 let losses = model.losses(&batch, true)?;
                 optimizer.backward_step(&losses.total);
                 model.after_step(&batch)?;
