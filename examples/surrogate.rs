@@ -21,7 +21,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{finish, parse_widths, RunArgs};
-use aecraft::generators::SurrogateConfig;
+use aecraft::generators::{SurrogateConfig, TranslationConfig};
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
 use aecraft::train::sprites::surrogate::{SurrogateData, SurrogateModel};
@@ -29,6 +29,15 @@ use aecraft::train::sprites::{
     factor_errors, SpriteParams, SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN,
 };
 use aecraft::train::{atomic, evaluate, LrSchedule};
+
+/// What the surrogate network draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Drawing {
+    /// A window around the sprite, placed on the canvas by a fixed translation.
+    Window,
+    /// The whole canvas (a plain MLP from parameters to pixels).
+    Canvas,
+}
 
 /// The data sets this example knows.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -54,9 +63,12 @@ struct Args {
     /// Held-out test sprites, drawn with another seed.
     #[arg(long, default_value_t = 2_000)]
     test_images: usize,
-    /// Whether the intensity varies (otherwise every sprite is white).
+    /// Keep every sprite white instead of drawing the intensity from its range.
     #[arg(long)]
-    vary_intensity: bool,
+    fixed_intensity: bool,
+    /// What the surrogate network draws.
+    #[arg(long, value_enum, default_value = "window")]
+    surrogate: Drawing,
     /// Hidden widths of the surrogate MLP.
     #[arg(long, default_value = "256,1024")]
     surrogate_hidden: String,
@@ -112,6 +124,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let surrogate_dir = args.run.out_path("surrogate");
     let surrogate = SurrogateConfig {
         mlp: MlpConfig::with_hidden(&widths(&args.surrogate_hidden, "--surrogate-hidden")?),
+        translation: (args.surrogate == Drawing::Window).then(TranslationConfig::default),
         weights: surrogate_dir.join("model.safetensors"),
         ..SurrogateConfig::default()
     };
@@ -250,7 +263,7 @@ fn sprites_config(args: &Args, count: usize, seed: u64) -> SpritesConfig {
         size: args.size,
         count,
         seed,
-        vary_intensity: args.vary_intensity,
+        vary_intensity: !args.fixed_intensity,
     }
 }
 
@@ -313,7 +326,7 @@ fn write_pictures(
 ) -> anyhow::Result<()> {
     let inputs = test_images.narrow(0, 0, SHOWN);
     let device = inputs.device();
-    let rendered = tch::no_grad(|| surrogate.render(&test_params.to_device(device)).sigmoid());
+    let rendered = tch::no_grad(|| surrogate.render(&test_params.to_device(device)))?.sigmoid();
     save_image_grid(
         &out.join("surrogate_vs_renderer.png"),
         &Tensor::cat(&[&inputs, &rendered], 0),

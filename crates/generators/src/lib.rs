@@ -11,7 +11,7 @@
 //! - [`mixture`]: a Gaussian per cluster with low-rank-plus-diagonal covariance (EM).
 //! - [`pca`]: the linear projection the mixture can work in.
 //! - [`surrogate`]: a frozen learned approximation of a real renderer, fed with renderer
-//!   parameters.
+//!   parameters; [`translation`] optionally places what it draws.
 //!
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
@@ -23,6 +23,7 @@ pub mod mixture;
 pub mod mlp;
 pub mod pca;
 pub mod surrogate;
+pub mod translation;
 
 mod error;
 
@@ -33,4 +34,7 @@ pub use kmeans::{KMeans, KMeansConfig, KMeansInit, KMeansReport};
 pub use mixture::{Mixture, MixtureConfig, MixtureReport};
 pub use mlp::{MlpGenerator, MlpGeneratorConfig};
 pub use pca::Pca;
-pub use surrogate::{ParamLayout, ParamSegment, SurrogateConfig, SurrogateGenerator};
+pub use surrogate::{
+    ParamLayout, ParamSegment, SurrogateConfig, SurrogateGenerator, SurrogateNetwork,
+};
+pub use translation::TranslationConfig;

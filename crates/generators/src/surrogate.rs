@@ -18,6 +18,11 @@
 //!   shape). The surrogate was trained on exact one-hots only; the softmax keeps the code
 //!   continuous, as backpropagation needs, and training pushes it towards a one-hot because
 //!   mixtures reconstruct worse. At evaluation the argmax is taken.
+//!
+//!   By default (`mix_categories`) the surrogate is not fed the soft one-hot itself, which it
+//!   never saw in training: each choice is rendered with an exact one-hot and the pixel
+//!   probabilities are averaged with the softmax weights. The output is the expected image,
+//!   and the gradient of each weight is exactly how much that choice's image helps.
 //! - an `angle` pair → scaled onto the unit circle, `(cos θ, sin θ)`, so that 0 and 2π
 //!   coincide.
 //! - `bounded` values → `tanh`, onto `(-1, 1)`, the range the parameters were normalized to.
@@ -33,6 +38,7 @@ use aecraft_tensor::shape::expect_shape;
 use aecraft_tensor::{Mlp, MlpConfig};
 
 use crate::generator::input_width;
+use crate::translation::{Translation, TranslationConfig};
 use crate::{Generator, GeneratorsError, OutputKind};
 
 /// One part of a parameter vector; see the module doc.
@@ -122,6 +128,27 @@ impl ParamLayout {
         }
     }
 
+    /// `(offset, size)` of the one categorical segment, or an error if there is not exactly
+    /// one (which mixing the choices needs).
+    pub fn categorical_span(&self) -> Result<(i64, i64), GeneratorsError> {
+        let mut offset = 0;
+        let mut spans = Vec::new();
+        for segment in &self.0 {
+            if let ParamSegment::Categorical { size } = segment {
+                spans.push((offset, *size));
+            }
+            offset += segment.width();
+        }
+        match spans[..] {
+            [span] => Ok(span),
+            _ => Err(GeneratorsError::config(
+                "surrogate.mix_categories",
+                format!("{} categorical segments", spans.len()),
+                "mixing needs exactly one categorical segment; set it to false",
+            )),
+        }
+    }
+
     /// Maps unconstrained `[B, width]` to a valid parameter vector `[B, width]`, segment by
     /// segment: softmax of categorical logits, unit-circle angles, `tanh` of bounded values.
     pub fn squash(&self, raw: &Tensor) -> Result<Tensor, GeneratorsError> {
@@ -149,6 +176,13 @@ pub struct SurrogateConfig {
     pub layout: ParamLayout,
     /// The surrogate network's hidden layers (they must match the trained weights).
     pub mlp: MlpConfig,
+    /// Whether the choices of the (single) categorical segment are rendered one by one and
+    /// their pixel probabilities mixed with the softmax weights (the expected image), rather
+    /// than the soft one-hot being fed to the network; see the module doc.
+    pub mix_categories: bool,
+    /// If set, the MLP draws a window around the object and a fixed translation places it
+    /// on the canvas ([`crate::translation`]); if not, the MLP draws the whole canvas.
+    pub translation: Option<TranslationConfig>,
     /// The trained surrogate's weights (a safetensors file written by `VarStore::save`).
     pub weights: PathBuf,
 }
@@ -159,6 +193,8 @@ impl Default for SurrogateConfig {
             input: "params".into(),
             layout: ParamLayout::default(),
             mlp: MlpConfig::with_hidden(&[256, 1024]),
+            mix_categories: true,
+            translation: None,
             weights: PathBuf::new(),
         }
     }
@@ -167,9 +203,25 @@ impl Default for SurrogateConfig {
 impl SurrogateConfig {
     /// The surrogate network, from `layout.width()` parameters to `output` pixel logits,
     /// under `path`: the same variables whether it is being trained or used frozen.
-    pub fn build_network(&self, path: &nn::Path, output: i64) -> Result<Mlp, GeneratorsError> {
+    pub fn build_network(
+        &self,
+        path: &nn::Path,
+        output: i64,
+    ) -> Result<SurrogateNetwork, GeneratorsError> {
         self.layout.validate("surrogate.layout")?;
-        Ok(self.mlp.build(path, self.layout.width(), output)?)
+        let width = self.layout.width();
+        let translation = self
+            .translation
+            .as_ref()
+            .map(|t| t.resolve(width, output))
+            .transpose()?;
+        let drawn = translation
+            .as_ref()
+            .map_or(output, Translation::window_pixels);
+        Ok(SurrogateNetwork {
+            mlp: self.mlp.build(path, width, drawn)?,
+            translation,
+        })
     }
 
     /// Builds the frozen generator: its own `VarStore` on `path`'s device, the weights loaded
@@ -202,12 +254,36 @@ impl SurrogateConfig {
             )
         })?;
         vs.freeze();
+        let mixed = if self.mix_categories {
+            Some(self.layout.categorical_span()?)
+        } else {
+            None
+        };
         Ok(SurrogateGenerator {
             input: self.input.clone(),
             layout: self.layout.clone(),
+            mixed,
             network,
             _vs: vs,
         })
+    }
+}
+
+/// The surrogate's network: an MLP, optionally followed by a fixed translation.
+#[derive(Debug)]
+pub struct SurrogateNetwork {
+    mlp: Mlp,
+    translation: Option<Translation>,
+}
+
+impl SurrogateNetwork {
+    /// Renders parameter vectors `[B, width]` to pixel logits `[B, D]`.
+    pub fn render(&self, parameters: &Tensor) -> Result<Tensor, GeneratorsError> {
+        let drawn = self.mlp.forward(parameters);
+        match &self.translation {
+            Some(translation) => translation.place(&drawn, parameters),
+            None => Ok(drawn),
+        }
     }
 }
 
@@ -216,7 +292,9 @@ impl SurrogateConfig {
 pub struct SurrogateGenerator {
     input: String,
     layout: ParamLayout,
-    network: Mlp,
+    /// Where the categorical segment sits, `(offset, size)`, when its choices are mixed.
+    mixed: Option<(i64, i64)>,
+    network: SurrogateNetwork,
     /// Owns the frozen weights, which no optimizer of the autoencoder sees.
     _vs: VarStore,
 }
@@ -227,9 +305,35 @@ impl SurrogateGenerator {
         self.layout.squash(code.get(&self.input)?)
     }
 
-    /// Renders parameter vectors `[B, layout.width()]` to pixel logits `[B, D]`.
-    pub fn render(&self, parameters: &Tensor) -> Tensor {
-        self.network.forward(parameters)
+    /// Renders parameter vectors `[B, layout.width()]` to pixel logits `[B, D]`: with
+    /// `mix_categories`, the logits of the expected image over the categorical choice.
+    pub fn render(&self, parameters: &Tensor) -> Result<Tensor, GeneratorsError> {
+        let Some((offset, size)) = self.mixed else {
+            return self.network.render(parameters);
+        };
+        let weights = parameters.f_narrow(1, offset, size)?;
+        let before = parameters.f_narrow(1, 0, offset)?;
+        let width = parameters.size()[1];
+        let after = parameters.f_narrow(1, offset + size, width - offset - size)?;
+        let mut expected: Option<Tensor> = None;
+        for choice in 0..size {
+            let one_hot = weights.f_zeros_like()?.f_index_fill(
+                1,
+                &Tensor::from(choice).to_device(weights.device()),
+                1.0,
+            )?;
+            let pure = Tensor::f_cat(&[&before, &one_hot, &after], 1)?;
+            let image = self.network.render(&pure)?.f_sigmoid()?;
+            let weighted = image.f_mul(&weights.f_narrow(1, choice, 1)?)?;
+            expected = Some(match expected {
+                Some(sum) => sum.f_add(&weighted)?,
+                None => weighted,
+            });
+        }
+        let expected = expected.ok_or_else(|| {
+            GeneratorsError::config("surrogate.layout", "empty category", "needs a choice")
+        })?;
+        Ok(expected.f_logit(Some(1e-6))?)
     }
 }
 
@@ -237,7 +341,7 @@ impl Generator for SurrogateGenerator {
     /// Squashes the input group `[B, layout.width()]` into parameters and renders them to
     /// pixel logits `[B, D]`; gradients reach the code, never the frozen weights.
     fn generate(&self, code: &Code, _train: bool) -> Result<Tensor, GeneratorsError> {
-        Ok(self.render(&self.parameters(code)?))
+        self.render(&self.parameters(code)?)
     }
 
     fn output_kind(&self) -> OutputKind {
@@ -317,6 +421,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = SurrogateConfig {
             mlp: MlpConfig::with_hidden(&[6]),
+            mix_categories: false,
             weights: dir.path().join("w.safetensors"),
             ..SurrogateConfig::default()
         };
@@ -331,7 +436,9 @@ mod tests {
         let mut code = Code::new();
         code.insert("params", raw.shallow_clone());
         let output = generator.generate(&code, true).unwrap();
-        let expected = network.forward(&ParamLayout::default().squash(&raw).unwrap());
+        let expected = network
+            .render(&ParamLayout::default().squash(&raw).unwrap())
+            .unwrap();
         assert!(output.allclose(&expected, 1e-6, 1e-6, false));
         output.sum(Kind::Float).backward();
         assert!(raw.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);
@@ -341,6 +448,36 @@ mod tests {
             .values()
             .all(|w| !w.requires_grad()));
         assert!(vs.variables().is_empty());
+    }
+
+    #[test]
+    fn mixing_categories_renders_the_expected_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_in(&dir);
+        let trained = VarStore::new(Device::Cpu);
+        let network = config.build_network(&trained.root(), 16).unwrap();
+        trained.save(&config.weights).unwrap();
+        let widths = GroupWidths::from([("params".to_owned(), 9)]);
+        let generator = config
+            .build(&VarStore::new(Device::Cpu).root(), &widths, 16)
+            .unwrap();
+        let params =
+            Tensor::from_slice(&[0.2f32, 0.5, 0.3, 0.1, 0.6, 0.8, -0.4, 0.9, 1.0]).view([1, 9]);
+        let mut expected = Tensor::zeros([1, 16], (Kind::Float, Device::Cpu));
+        for (choice, weight) in [0.2, 0.5, 0.3].into_iter().enumerate() {
+            let pure = params.copy();
+            let _ = pure.narrow(1, 0, 3).fill_(0.0);
+            let _ = pure.narrow(1, choice as i64, 1).fill_(1.0);
+            expected += network.render(&pure).unwrap().sigmoid() * weight;
+        }
+        let got = generator.render(&params).unwrap().sigmoid();
+        assert!(got.allclose(&expected, 1e-5, 1e-5, false));
+        let two = ParamLayout(vec![
+            ParamSegment::Categorical { size: 2 },
+            ParamSegment::Categorical { size: 2 },
+        ]);
+        let err = two.categorical_span().unwrap_err().to_string();
+        assert!(err.contains("mix_categories"), "{err}");
     }
 
     #[test]

@@ -80,7 +80,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
             .squash(&tch::Tensor::randn([4, 9], (Kind::Float, Device::Cpu)))
             .unwrap()
     });
-    let before_render = fitted.render(&params);
+    let before_render = fitted.render(&params).unwrap();
     let before = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
     let trainer = Trainer::new(train_config(5)).unwrap();
     let mut optimizer = trainer.optimizer(&model).unwrap();
@@ -106,6 +106,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
         .unwrap();
     assert!(reloaded
         .render(&params)
+        .unwrap()
         .allclose(&before_render, 1e-6, 1e-6, false));
 }
 

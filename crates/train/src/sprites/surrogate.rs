@@ -16,13 +16,12 @@
 //! ([`super::SpriteLabels::Row`]), so the ordinary [`crate::Trainer`] shuffles, batches,
 //! evaluates and checkpoints it like any other model.
 
-use tch::nn::{Module, VarStore};
+use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use aecraft_generators::SurrogateConfig;
+use aecraft_generators::{SurrogateConfig, SurrogateNetwork};
 use aecraft_tensor::ops::bce_with_logits_per_item;
 use aecraft_tensor::shape::expect_shape;
-use aecraft_tensor::Mlp;
 
 use super::{SpriteLabels, SpritesDataset};
 use crate::data::{Batch, ImageDataset};
@@ -64,7 +63,7 @@ impl SurrogateData {
 #[derive(Debug)]
 pub struct SurrogateModel {
     vs: VarStore,
-    network: Mlp,
+    network: SurrogateNetwork,
     table: Tensor,
 }
 
@@ -92,8 +91,8 @@ impl SurrogateModel {
     }
 
     /// Pixel logits `[B, pixels]` of parameter vectors `[B, width]`.
-    pub fn render(&self, params: &Tensor) -> Tensor {
-        self.network.forward(params)
+    pub fn render(&self, params: &Tensor) -> Result<Tensor, TrainError> {
+        Ok(self.network.render(params)?)
     }
 }
 
@@ -116,7 +115,7 @@ impl TrainModel for SurrogateModel {
                 "surrogate training needs rows of the parameter table as labels",
             )
         })?;
-        let logits = self.render(&self.table.f_index_select(0, rows)?);
+        let logits = self.render(&self.table.f_index_select(0, rows)?)?;
         let reconstruction = bce_with_logits_per_item(&logits, &batch.images).mean(Kind::Float);
         let pixel_mse = (logits.sigmoid() - &batch.images)
             .square()
