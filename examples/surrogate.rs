@@ -3,7 +3,7 @@
 //! whose reconstruction gradients flow through the surrogate.
 //!
 //! ```text
-//! cargo run --release --example surrogate -- --out runs/surrogate [--epochs N] [--seed S]
+//! cargo run --release --example surrogate -- --out runs/surrogate [--epochs N] [--inverse-epochs M] [--seed S]
 //! ```
 //!
 //! Writes into `--out`: `metrics.json`, `surrogate_vs_renderer.png` (true renders over the
@@ -99,9 +99,9 @@ struct Args {
     /// Hidden widths of the inverse-graphics encoder MLP.
     #[arg(long, default_value = "512,256")]
     encoder_hidden: String,
-    /// Epochs of the inverse-graphics stage (`--epochs` when absent).
-    #[arg(long)]
-    inverse_epochs: Option<usize>,
+    /// Epochs of the inverse-graphics stage (`--epochs` sets the surrogate's).
+    #[arg(long, default_value_t = 12)]
+    inverse_epochs: usize,
     /// Images per training step.
     #[arg(long, default_value_t = 64)]
     batch: usize,
@@ -110,7 +110,8 @@ struct Args {
     lr: f64,
 }
 
-const DEFAULT_EPOCHS: usize = 10;
+/// Epochs of the surrogate stage when `--epochs` is absent.
+const DEFAULT_EPOCHS: usize = 12;
 /// Sprites shown in the pictures.
 const SHOWN: i64 = 16;
 
@@ -197,7 +198,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         transforms: Vec::new(),
         generator: GeneratorConfig::Surrogate(surrogate.clone()),
     };
-    let inverse_train = train_config(&args, args.inverse_epochs.unwrap_or(surrogate_train.epochs))?;
+    let inverse_train = train_config(&args, args.inverse_epochs)?;
     let mut inverse_model = AutoencoderModel::new(&inverse, device)?;
     let checkpoint = Checkpoint::new(&inverse_dir);
     checkpoint.save_config(&InverseRun {

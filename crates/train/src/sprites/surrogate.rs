@@ -132,6 +132,7 @@ mod tests {
     use super::*;
     use crate::sprites::SpritesConfig;
     use crate::{TrainConfig, Trainer};
+    use aecraft_generators::TranslationConfig;
     use aecraft_tensor::MlpConfig;
 
     fn sprites(count: usize, seed: u64) -> SpritesDataset {
@@ -147,15 +148,16 @@ mod tests {
     #[test]
     fn learns_to_render_better_than_the_mean_image() {
         tch::manual_seed(0);
-        let data = SurrogateData::new(&sprites(400, 1), &sprites(100, 2)).unwrap();
+        let data = SurrogateData::new(&sprites(200, 1), &sprites(50, 2)).unwrap();
         let config = SurrogateConfig {
-            mlp: MlpConfig::with_hidden(&[64, 128]),
+            mlp: MlpConfig::with_hidden(&[32, 64]),
+            translation: Some(TranslationConfig::default()),
             ..SurrogateConfig::default()
         };
         let mut model = SurrogateModel::new(&config, &data.table, 144, Device::Cpu).unwrap();
         let trainer = Trainer::new(TrainConfig {
-            epochs: 30,
-            batch_size: 32,
+            epochs: 10,
+            batch_size: 20,
             ..TrainConfig::default()
         })
         .unwrap();
