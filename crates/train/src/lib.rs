@@ -13,6 +13,7 @@
 //! - [`sprites`]: a real, non-differentiable 2D renderer and a sprites data set with known
 //!   factors.
 //! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
+//! - [`capsule_clustering`]: clustering with the capsule (computer-graphics) generator.
 //! - [`pictures`]: PNG grids and bar charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
 //!
@@ -21,6 +22,7 @@
 
 pub mod atomic;
 pub mod autoencoder;
+pub mod capsule_clustering;
 pub mod checkpoint;
 pub mod clustering;
 pub mod data;
