@@ -5,7 +5,7 @@ use tch::{nn, Tensor};
 
 use aecraft_codes::{Code, GroupWidths};
 
-use crate::{ConstantGeneratorConfig, GeneratorsError, MlpGeneratorConfig};
+use crate::{CapsuleGeneratorConfig, ConstantGeneratorConfig, GeneratorsError, MlpGeneratorConfig};
 
 /// What a generator's output means, which decides how reconstruction is scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,8 @@ pub enum GeneratorConfig {
     Mlp(MlpGeneratorConfig),
     /// One learned constant per cluster, selected by a one-hot cluster code.
     Constant(ConstantGeneratorConfig),
+    /// Computer graphics: per-cluster templates warped by bounded affine poses.
+    Capsules(CapsuleGeneratorConfig),
 }
 
 impl GeneratorConfig {
@@ -48,6 +50,7 @@ impl GeneratorConfig {
         match self {
             Self::Mlp(config) => Ok(Box::new(config.build(path, widths, output)?)),
             Self::Constant(config) => Ok(Box::new(config.build(path, widths, output)?)),
+            Self::Capsules(config) => Ok(Box::new(config.build_for(path, widths, output)?)),
         }
     }
 }

@@ -10,10 +10,12 @@
 //! - [`kmeans`]: k-means as an autoencoder (nearest-centroid encoder, constant generator).
 //! - [`mixture`]: a Gaussian per cluster with low-rank-plus-diagonal covariance (EM).
 //! - [`pca`]: the linear projection the mixture can work in.
+//! - [`capsules`]: the computer-graphics generator: templates warped by bounded affine poses.
 //!
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
 
+pub mod capsules;
 pub mod constant;
 pub mod generator;
 pub mod kmeans;
@@ -23,6 +25,7 @@ pub mod pca;
 
 mod error;
 
+pub use capsules::{CapsuleGenerator, CapsuleGeneratorConfig};
 pub use constant::{ConstantGenerator, ConstantGeneratorConfig};
 pub use error::GeneratorsError;
 pub use generator::{Generator, GeneratorConfig, OutputKind};

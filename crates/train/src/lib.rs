@@ -15,6 +15,7 @@
 //! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
 //! - [`cluster_models`]: k-means and the Gaussian mixture as [`clustering::ClusterModel`]s.
 //! - [`cluster_autoencoder`]: the talk's three MLP clustering autoencoders.
+//! - [`capsule_clustering`]: clustering with the capsule (computer-graphics) generator.
 //! - [`pictures`]: PNG grids and bar charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
 //!
@@ -23,6 +24,7 @@
 
 pub mod atomic;
 pub mod autoencoder;
+pub mod capsule_clustering;
 pub mod checkpoint;
 pub mod cluster_autoencoder;
 pub mod cluster_models;
