@@ -11,6 +11,8 @@
 //! - [`mixture`]: a Gaussian per cluster with low-rank-plus-diagonal covariance (EM).
 //! - [`pca`]: the linear projection the mixture can work in.
 //! - [`capsules`]: the computer-graphics generator: templates warped by bounded affine poses.
+//! - [`surrogate`]: a frozen learned approximation of a real renderer, fed with renderer
+//!   parameters; [`translation`] optionally places what it draws.
 //!
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
@@ -22,6 +24,8 @@ pub mod kmeans;
 pub mod mixture;
 pub mod mlp;
 pub mod pca;
+pub mod surrogate;
+pub mod translation;
 
 mod error;
 
@@ -33,3 +37,7 @@ pub use kmeans::{KMeans, KMeansConfig, KMeansInit, KMeansReport};
 pub use mixture::{Mixture, MixtureConfig, MixtureReport};
 pub use mlp::{MlpGenerator, MlpGeneratorConfig};
 pub use pca::Pca;
+pub use surrogate::{
+    ParamLayout, ParamSegment, SurrogateConfig, SurrogateGenerator, SurrogateNetwork,
+};
+pub use translation::TranslationConfig;

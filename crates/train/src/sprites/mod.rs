@@ -4,7 +4,8 @@
 //! [`SpriteRenderer`] rasterizes one white sprite on a black canvas with anti-aliasing (with
 //! `tiny-skia`), from the continuous [`SpriteParams`]; the [`SpritesDataset`] holds its images
 //! together with the factors that made them, for training a surrogate and for disentanglement
-//! metrics.
+//! metrics. [`surrogate`] fits a learned, differentiable approximation of the renderer;
+//! [`factor_errors`] scores inferred parameters against the true ones.
 //!
 //! # Factors and their ranges
 //!
@@ -29,10 +30,15 @@
 //! ellipse, which caps what a factor metric such as MIG can measure for rotation.
 
 mod dataset;
+mod inverse;
 mod renderer;
+pub mod surrogate;
+mod tensor;
 
 pub use dataset::{GridSpec, SpritesConfig, SpritesDataset, FACTOR_NAMES};
+pub use inverse::{factor_errors, FactorErrors};
 pub use renderer::{SpriteRenderer, BASE_RADIUS, DEFAULT_SIZE, MAX_SIZE, MIN_SIZE};
+pub use tensor::SpriteLabels;
 
 use std::f32::consts::{PI, TAU};
 

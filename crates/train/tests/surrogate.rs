@@ -1,0 +1,132 @@
+//! Integration test of the computer-graphics autoencoder with a learned renderer, on tiny
+//! sprites: a surrogate is fitted to the true renderer and checkpointed, then loaded frozen
+//! as the generator of an autoencoder whose encoder learns through it.
+
+use tch::{Device, Kind};
+
+use aecraft_codes::{CodeLayout, GroupSpec};
+use aecraft_generators::{GeneratorConfig, SurrogateConfig};
+use aecraft_tensor::MlpConfig;
+use aecraft_train::checkpoint::MODEL_FILE;
+use aecraft_train::sprites::surrogate::{SurrogateData, SurrogateModel};
+use aecraft_train::sprites::{SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN};
+use aecraft_train::{
+    evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, TrainConfig, TrainModel, Trainer,
+};
+
+const SIZE: usize = 12;
+
+fn sprites(count: usize, seed: u64) -> SpritesDataset {
+    SpritesDataset::generate(&SpritesConfig {
+        size: SIZE,
+        count,
+        seed,
+        vary_intensity: false,
+    })
+    .unwrap()
+}
+
+fn train_config(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 32,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
+    tch::manual_seed(0);
+    let dir = tempfile::tempdir().unwrap();
+    let data = SurrogateData::new(&sprites(300, 1), &sprites(60, 2)).unwrap();
+    let surrogate = SurrogateConfig {
+        mlp: MlpConfig::with_hidden(&[32, 64]),
+        weights: dir.path().join(MODEL_FILE),
+        ..SurrogateConfig::default()
+    };
+    let pixels = (SIZE * SIZE) as i64;
+    let mut fitted = SurrogateModel::new(&surrogate, &data.table, pixels, Device::Cpu).unwrap();
+    let trainer = Trainer::new(train_config(10))
+        .unwrap()
+        .with_checkpoint(Checkpoint::new(dir.path()));
+    let mut optimizer = trainer.optimizer(&fitted).unwrap();
+    trainer
+        .fit(
+            &mut fitted,
+            &mut optimizer,
+            &data.train,
+            None,
+            Default::default(),
+        )
+        .unwrap();
+
+    let config = AutoencoderConfig {
+        input: pixels,
+        encoder: MlpConfig::with_hidden(&[32]),
+        code: CodeLayout(vec![GroupSpec::new("params", PARAM_VECTOR_LEN as i64)]),
+        transforms: Vec::new(),
+        generator: GeneratorConfig::Surrogate(surrogate.clone()),
+    };
+    let mut model = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+    assert!(model
+        .var_store()
+        .variables()
+        .keys()
+        .all(|name| name.starts_with("encoder")));
+    let probe = data.eval.images().narrow(0, 0, 4);
+    let params = tch::no_grad(|| {
+        surrogate
+            .layout
+            .squash(&tch::Tensor::randn([4, 9], (Kind::Float, Device::Cpu)))
+            .unwrap()
+    });
+    let before_render = fitted.render(&params).unwrap();
+    let before = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
+    let trainer = Trainer::new(train_config(5)).unwrap();
+    let mut optimizer = trainer.optimizer(&model).unwrap();
+    trainer
+        .fit(
+            &mut model,
+            &mut optimizer,
+            &data.train,
+            None,
+            Default::default(),
+        )
+        .unwrap();
+    let after = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
+    assert!(after < before, "{before} -> {after}");
+    assert_eq!(
+        model.net().reconstruct(&probe).unwrap().size(),
+        vec![4, pixels]
+    );
+    // The surrogate's weights file, which the generator loaded, still renders as fitted.
+    let mut reloaded = SurrogateModel::new(&surrogate, &data.table, pixels, Device::Cpu).unwrap();
+    Checkpoint::new(dir.path())
+        .load_weights(reloaded.var_store_mut())
+        .unwrap();
+    assert!(reloaded
+        .render(&params)
+        .unwrap()
+        .allclose(&before_render, 1e-6, 1e-6, false));
+}
+
+#[test]
+fn a_surrogate_generator_without_weights_fails_with_the_field() {
+    let config = AutoencoderConfig {
+        input: (SIZE * SIZE) as i64,
+        encoder: MlpConfig::with_hidden(&[8]),
+        code: CodeLayout(vec![GroupSpec::new("params", PARAM_VECTOR_LEN as i64)]),
+        transforms: Vec::new(),
+        generator: GeneratorConfig::Surrogate(SurrogateConfig {
+            weights: "no/such/surrogate.safetensors".into(),
+            ..SurrogateConfig::default()
+        }),
+    };
+    let err = AutoencoderModel::new(&config, Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("surrogate.weights") && err.contains("no/such"),
+        "{err}"
+    );
+}

@@ -1,0 +1,349 @@
+//! The computer-graphics autoencoder with a learned renderer: fits a neural surrogate of the
+//! real sprites renderer by regression, freezes it, and trains an inverse-graphics encoder
+//! whose reconstruction gradients flow through the surrogate.
+//!
+//! ```text
+//! cargo run --release --example surrogate -- --out runs/surrogate [--epochs N] [--seed S]
+//! ```
+//!
+//! Writes into `--out`: `metrics.json`, `surrogate_vs_renderer.png` (true renders over the
+//! surrogate's), `inverse.png` (test inputs, the true renderer's re-renders of the inferred
+//! parameters, the surrogate's outputs), and one checkpoint per stage in `surrogate/` and
+//! `inverse/` (each with `config.json`, `model.safetensors`, `optimizer.safetensors`,
+//! `state.json` and `log.jsonl`).
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+use tch::{Device, Kind, Tensor};
+
+use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::generators::{SurrogateConfig, TranslationConfig};
+use aecraft::prelude::*;
+use aecraft::train::pictures::save_image_grid;
+use aecraft::train::sprites::surrogate::{SurrogateData, SurrogateModel};
+use aecraft::train::sprites::{
+    factor_errors, SpriteParams, SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN,
+};
+use aecraft::train::{atomic, evaluate, LrSchedule};
+
+/// What the surrogate network draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Drawing {
+    /// A window around the sprite, placed on the canvas by a fixed translation.
+    Window,
+    /// The whole canvas (a plain MLP from parameters to pixels).
+    Canvas,
+}
+
+/// The data sets this example knows.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DatasetChoice {
+    /// The built-in sprites renderer (no download).
+    Sprites,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Learn a surrogate of the sprites renderer and invert it with an encoder")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The data set; sprites are rendered on the fly.
+    #[arg(long, value_enum, default_value = "sprites")]
+    dataset: DatasetChoice,
+    /// Canvas width and height in pixels.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Training sprites (shared by both stages; `--limit` caps it too).
+    #[arg(long, default_value_t = 20_000)]
+    train_images: usize,
+    /// Held-out test sprites, drawn with another seed.
+    #[arg(long, default_value_t = 2_000)]
+    test_images: usize,
+    /// Keep every sprite white instead of drawing the intensity from its range.
+    #[arg(long)]
+    fixed_intensity: bool,
+    /// What the surrogate network draws.
+    #[arg(long, value_enum, default_value = "window")]
+    surrogate: Drawing,
+    /// Hidden widths of the surrogate MLP.
+    #[arg(long, default_value = "256,1024")]
+    surrogate_hidden: String,
+    /// Hidden widths of the inverse-graphics encoder MLP.
+    #[arg(long, default_value = "512,256")]
+    encoder_hidden: String,
+    /// Epochs of the inverse-graphics stage (`--epochs` when absent).
+    #[arg(long)]
+    inverse_epochs: Option<usize>,
+    /// Images per training step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Adam's learning rate, both stages.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+}
+
+const DEFAULT_EPOCHS: usize = 10;
+/// Sprites shown in the pictures.
+const SHOWN: i64 = 16;
+
+/// What `surrogate/config.json` holds.
+#[derive(Debug, Serialize)]
+struct SurrogateRun<'a> {
+    sprites: &'a SpritesConfig,
+    surrogate: &'a SurrogateConfig,
+    train: &'a TrainConfig,
+}
+
+/// What `inverse/config.json` holds.
+#[derive(Debug, Serialize)]
+struct InverseRun<'a> {
+    model: &'a AutoencoderConfig,
+    train: &'a TrainConfig,
+}
+
+fn main() -> std::process::ExitCode {
+    finish(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let DatasetChoice::Sprites = args.dataset;
+    if args.run.resume.is_some() {
+        anyhow::bail!("--resume: this two-stage example always trains from scratch");
+    }
+    let device = args.run.prepare()?;
+    let started = Instant::now();
+    let (train_sprites, test_sprites) = sprites(&args)?;
+    let pixels = (args.size * args.size) as i64;
+    let data = SurrogateData::new(&train_sprites, &test_sprites)?;
+    let (train, test) = (data.train.to_device(device), data.eval.to_device(device));
+
+    let surrogate_dir = args.run.out_path("surrogate");
+    let surrogate = SurrogateConfig {
+        mlp: MlpConfig::with_hidden(&widths(&args.surrogate_hidden, "--surrogate-hidden")?),
+        translation: (args.surrogate == Drawing::Window).then(TranslationConfig::default),
+        weights: surrogate_dir.join("model.safetensors"),
+        ..SurrogateConfig::default()
+    };
+    let surrogate_train = train_config(&args, args.run.epochs_or(DEFAULT_EPOCHS))?;
+    let sprites_config = sprites_config(&args, args.train_images, args.run.seed);
+    let mut surrogate_model = SurrogateModel::new(&surrogate, &data.table, pixels, device)?;
+    let checkpoint = Checkpoint::new(&surrogate_dir);
+    checkpoint.save_config(&SurrogateRun {
+        sprites: &sprites_config,
+        surrogate: &surrogate,
+        train: &surrogate_train,
+    })?;
+    eprintln!(
+        "stage 1: fitting the surrogate to {} renders of {}×{} for {} epochs",
+        train.len(),
+        args.size,
+        args.size,
+        surrogate_train.epochs
+    );
+    let trainer = Trainer::new(surrogate_train.clone())?
+        .with_checkpoint(checkpoint)
+        .with_log(surrogate_dir.join("log.jsonl"));
+    let mut optimizer = trainer.optimizer(&surrogate_model)?;
+    let evaluation = Evaluation {
+        name: "test",
+        data: &test,
+    };
+    let surrogate_report = trainer.fit(
+        &mut surrogate_model,
+        &mut optimizer,
+        &train,
+        Some(evaluation),
+        Default::default(),
+    )?;
+    let surrogate_mse = evaluate(&surrogate_model, &test, 500)?["pixel_mse"];
+
+    let inverse_dir = args.run.out_path("inverse");
+    let inverse = AutoencoderConfig {
+        input: pixels,
+        encoder: MlpConfig::with_hidden(&widths(&args.encoder_hidden, "--encoder-hidden")?),
+        code: CodeLayout(vec![GroupSpec::new(
+            &surrogate.input,
+            PARAM_VECTOR_LEN as i64,
+        )]),
+        transforms: Vec::new(),
+        generator: GeneratorConfig::Surrogate(surrogate.clone()),
+    };
+    let inverse_train = train_config(&args, args.inverse_epochs.unwrap_or(surrogate_train.epochs))?;
+    let mut inverse_model = AutoencoderModel::new(&inverse, device)?;
+    let checkpoint = Checkpoint::new(&inverse_dir);
+    checkpoint.save_config(&InverseRun {
+        model: &inverse,
+        train: &inverse_train,
+    })?;
+    eprintln!(
+        "stage 2: training the inverse-graphics encoder through the frozen surrogate for {} epochs",
+        inverse_train.epochs
+    );
+    let trainer = Trainer::new(inverse_train)?
+        .with_checkpoint(checkpoint)
+        .with_log(inverse_dir.join("log.jsonl"));
+    let mut optimizer = trainer.optimizer(&inverse_model)?;
+    let inverse_report = trainer.fit(
+        &mut inverse_model,
+        &mut optimizer,
+        &train,
+        Some(evaluation),
+        Default::default(),
+    )?;
+
+    let inferred = infer_params(&inverse_model, &surrogate, &test)?;
+    let rerendered = SpritesDataset::from_params(args.size, inferred.clone())?;
+    let rerendered = rerendered
+        .to_image_dataset(aecraft::train::sprites::SpriteLabels::Shape)?
+        .images()
+        .to_device(device);
+    let inverse_rerender_mse = mse(&rerendered, test.images());
+    let train_mean = train.images().mean_dim(0, true, Kind::Float);
+    let metrics = serde_json::json!({
+        "pixel_variance": test
+            .images()
+            .var_dim(0, false, false)
+            .mean(Kind::Float)
+            .double_value(&[]),
+        "mean_image_mse": mse(&train_mean, test.images()),
+        "surrogate_mse": surrogate_mse,
+        "inverse_rerender_mse": inverse_rerender_mse,
+        "factor_errors": factor_errors(&test_sprites.params, &inferred, args.size)?,
+        "train_seconds": surrogate_report.state.train_seconds + inverse_report.state.train_seconds,
+        "surrogate_train_seconds": surrogate_report.state.train_seconds,
+        "inverse_train_seconds": inverse_report.state.train_seconds,
+        "total_seconds": started.elapsed().as_secs_f64(),
+        "size": args.size,
+        "train_images": train.len(),
+        "test_images": test.len(),
+        "epochs": surrogate_report.state.epochs_done,
+        "inverse_epochs": inverse_report.state.epochs_done,
+        "seed": args.run.seed,
+    });
+    atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
+    write_pictures(
+        &args.run.out,
+        (args.size as i64, args.size as i64),
+        &surrogate_model,
+        &data.table.narrow(0, train.len() as i64, SHOWN),
+        &inverse_model,
+        test.images(),
+        &rerendered,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&metrics)?);
+    Ok(())
+}
+
+/// The training and test sprites, drawn with distinct seeds.
+fn sprites(args: &Args) -> anyhow::Result<(SpritesDataset, SpritesDataset)> {
+    let train_count = args
+        .run
+        .limit
+        .map_or(args.train_images, |n| n.min(args.train_images));
+    let train = SpritesDataset::generate(&sprites_config(args, train_count, args.run.seed))
+        .context("--train-images/--size")?;
+    let test_seed = args.run.seed.wrapping_add(1 << 32);
+    let test = SpritesDataset::generate(&sprites_config(args, args.test_images, test_seed))
+        .context("--test-images/--size")?;
+    if (test.len() as i64) < SHOWN {
+        anyhow::bail!(
+            "--test-images {}: the pictures need at least {SHOWN}",
+            test.len()
+        );
+    }
+    Ok((train, test))
+}
+
+fn sprites_config(args: &Args, count: usize, seed: u64) -> SpritesConfig {
+    SpritesConfig {
+        size: args.size,
+        count,
+        seed,
+        vary_intensity: !args.fixed_intensity,
+    }
+}
+
+fn widths(text: &str, flag: &str) -> anyhow::Result<Vec<i64>> {
+    parse_widths(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
+fn train_config(args: &Args, epochs: usize) -> anyhow::Result<TrainConfig> {
+    let config = TrainConfig {
+        epochs,
+        batch_size: args.batch,
+        seed: args.run.seed,
+        optimizer: AdamConfig {
+            lr: args.lr,
+            ..Default::default()
+        },
+        lr_schedule: LrSchedule::Cosine {
+            final_fraction: 0.05,
+        },
+        ..Default::default()
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// The parameters the encoder infers for `data`, decoded as
+/// [`SpriteParams::from_vector`] does (the shape is the argmax of the soft one-hot).
+fn infer_params(
+    model: &AutoencoderModel,
+    surrogate: &SurrogateConfig,
+    data: &ImageDataset,
+) -> anyhow::Result<Vec<SpriteParams>> {
+    let mut inferred = Vec::with_capacity(data.len());
+    for batch in data.ordered_batches(500) {
+        let vectors = tch::no_grad(|| -> anyhow::Result<Tensor> {
+            let code = model.net().encode(&batch.images, false)?;
+            Ok(surrogate.layout.squash(code.get(&surrogate.input)?)?)
+        })?;
+        let values = Vec::<f32>::try_from(vectors.to_device(Device::Cpu).reshape([-1]))?;
+        for vector in values.chunks(PARAM_VECTOR_LEN) {
+            inferred.push(SpriteParams::from_vector(vector)?);
+        }
+    }
+    Ok(inferred)
+}
+
+fn mse(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).square().mean(Kind::Float).double_value(&[])
+}
+
+/// `surrogate_vs_renderer.png` and `inverse.png`; see the module doc.
+fn write_pictures(
+    out: &Path,
+    size: (i64, i64),
+    surrogate: &SurrogateModel,
+    test_params: &Tensor,
+    inverse: &AutoencoderModel,
+    test_images: &Tensor,
+    rerendered: &Tensor,
+) -> anyhow::Result<()> {
+    let inputs = test_images.narrow(0, 0, SHOWN);
+    let device = inputs.device();
+    let rendered = tch::no_grad(|| surrogate.render(&test_params.to_device(device)))?.sigmoid();
+    save_image_grid(
+        &out.join("surrogate_vs_renderer.png"),
+        &Tensor::cat(&[&inputs, &rendered], 0),
+        size,
+        SHOWN as usize,
+        2,
+    )?;
+    let through_surrogate = inverse.net().reconstruct(&inputs)?;
+    save_image_grid(
+        &out.join("inverse.png"),
+        &Tensor::cat(
+            &[&inputs, &rerendered.narrow(0, 0, SHOWN), &through_surrogate],
+            0,
+        ),
+        size,
+        SHOWN as usize,
+        2,
+    )?;
+    Ok(())
+}
