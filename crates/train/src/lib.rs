@@ -10,6 +10,7 @@
 //! - [`metrics`]: clustering metrics (Hungarian, majority and one-label accuracy, NMI, ARI)
 //!   and the mutual information gap.
 //! - [`retrieval`]: bit-packed Hamming search for semantic hashing.
+//! - [`neighbors`]: PCA projection and cosine nearest neighbours.
 //! - [`sprites`]: a real, non-differentiable 2D renderer and a sprites data set with known
 //!   factors.
 //! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
@@ -33,6 +34,7 @@ pub mod data;
 pub mod log;
 pub mod metrics;
 pub mod model;
+pub mod neighbors;
 pub mod optim;
 pub mod pictures;
 pub mod progress;
