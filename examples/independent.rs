@@ -304,7 +304,7 @@ fn save_traversals(
         let codes = mean.unsqueeze(0).repeat([STEPS, 1]);
         let (lo, hi) = (low.get(unit), high.get(unit));
         let values = &lo + &steps * (&hi - &lo);
-        let _ = codes.narrow(1, unit, 1).copy_(&values.unsqueeze(1));
+        codes.narrow(1, unit, 1).copy_(&values.unsqueeze(1));
         rows.push(codes);
     }
     let mut code = Code::new();
