@@ -1,7 +1,7 @@
 //! Writes libtorch's `lib` folder into the rpath of this package's binaries (tests, examples,
 //! benches), so that they run without LD_LIBRARY_PATH. torch-sys reports the folder to every
-//! package that depends on it directly (`links = "tch"`). Each aecraft package carries this
-//! same small script, because a build script's link arguments reach only its own package.
+//! package that depends on it directly (`links = "tch"`). A build script's link arguments
+//! reach only its own package, so every aecraft package names this file as its `build`.
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {

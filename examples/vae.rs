@@ -14,7 +14,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::Code;
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
@@ -26,7 +26,7 @@ struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// Hidden widths of the encoder (mirrored in the generator), e.g. 400 or 512,256.
-    #[arg(long, default_value = "512,256")]
+    #[arg(long, default_value = "1024,512")]
     hidden: String,
     /// Code units.
     #[arg(long, default_value_t = 32)]
@@ -56,8 +56,11 @@ struct RunConfig {
 
 const DEFAULT_EPOCHS: usize = 10;
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    finish(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
     let splits = args.run.load_data()?;

@@ -1,7 +1,9 @@
 //! The command-line flags every example shares (`--out`, `--data-dir`, `--epochs`, `--seed`,
 //! `--limit`, `--device`, `--threads`, `--resume`) and the setup they imply.
 
+use std::fmt::Display;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Args;
 
@@ -79,6 +81,18 @@ impl RunArgs {
     /// The epochs to train: `--epochs`, else `default`.
     pub fn epochs_or(&self, default: usize) -> usize {
         self.epochs.unwrap_or(default)
+    }
+}
+
+/// Ends an example: on error, prints one line with the whole chain of causes (no backtrace,
+/// whatever `RUST_BACKTRACE` says) and exits with status 1.
+pub fn finish<E: Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -57,7 +57,10 @@ impl Code {
             .iter()
             .map(|name| self.get(name))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Tensor::f_cat(&parts, 1)?)
+        match parts[..] {
+            [single] => Ok(single.shallow_clone()),
+            _ => Ok(Tensor::f_cat(&parts, 1)?),
+        }
     }
 
     /// The names of the groups, in sorted order.

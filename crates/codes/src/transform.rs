@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, VarStore};
 
 use crate::{
-    AdversaryConfig, BinarizeConfig, Code, CodeDropoutConfig, CodesError, DecorrelationConfig,
-    GaussianSamplerConfig, GroupWidths, LabelInputConfig, MaskConfig, SparsityPriorConfig,
+    AdversaryConfig, BinarizeConfig, ClusterChoiceConfig, Code, CodeDropoutConfig, CodesError,
+    DecorrelationConfig, GaussianSamplerConfig, GroupWidths, LabelInputConfig, MaskConfig,
+    SparsityPriorConfig, UsagePriorConfig,
 };
 
 /// Variables a transform trains with its own optimizer rather than the autoencoder's (an
@@ -44,6 +45,11 @@ pub trait CodeTransform: std::fmt::Debug {
 pub enum TransformConfig {
     /// The VAE's Gaussian code: reparameterized sampling plus a KL term.
     Gaussian(GaussianSamplerConfig),
+    /// A choice of one of K units: softmax, noise or straight-through in training, one-hot
+    /// in evaluation.
+    ClusterChoice(ClusterChoiceConfig),
+    /// A KL term pulling the batch-average usage of a softmax group toward a target.
+    UsagePrior(UsagePriorConfig),
     /// Logistic units with discretization noise; exact bits in evaluation.
     Binarize(BinarizeConfig),
     /// Dropout on the units of a group in training.
@@ -66,6 +72,8 @@ impl TransformConfig {
     pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
         match self {
             Self::Gaussian(config) => config.infer_widths(widths),
+            Self::ClusterChoice(config) => config.infer_widths(widths),
+            Self::UsagePrior(config) => config.infer_widths(widths),
             Self::Binarize(config) => config.infer_widths(widths),
             Self::Dropout(config) => config.infer_widths(widths),
             Self::LabelInput(config) => config.infer_widths(widths),
@@ -76,15 +84,23 @@ impl TransformConfig {
         }
     }
 
+    /// Builds the transform; learnable parts go under `path`. A transform whose shape follows
+    /// from the groups it reads (an adversary) needs [`TransformConfig::build_with_widths`].
+    pub fn build(&self, path: &nn::Path) -> Result<Box<dyn CodeTransform>, CodesError> {
+        self.build_with_widths(path, &GroupWidths::new())
+    }
+
     /// Builds the transform; learnable parts go under `path`. `widths` are the widths of the
     /// code's groups where the transform runs (after the transforms before it).
-    pub fn build(
+    pub fn build_with_widths(
         &self,
         path: &nn::Path,
         widths: &GroupWidths,
     ) -> Result<Box<dyn CodeTransform>, CodesError> {
         Ok(match self {
             Self::Gaussian(config) => Box::new(config.build()),
+            Self::ClusterChoice(config) => Box::new(config.build()),
+            Self::UsagePrior(config) => Box::new(config.build()),
             Self::Binarize(config) => Box::new(config.build()),
             Self::Dropout(config) => Box::new(config.build()),
             Self::LabelInput(config) => Box::new(config.build()),

@@ -5,7 +5,7 @@ use tch::{nn, Tensor};
 
 use aecraft_codes::{Code, GroupWidths};
 
-use crate::{GeneratorsError, MlpGeneratorConfig};
+use crate::{ConstantGeneratorConfig, GeneratorsError, MlpGeneratorConfig};
 
 /// What a generator's output means, which decides how reconstruction is scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +32,8 @@ pub trait Generator: std::fmt::Debug {
 pub enum GeneratorConfig {
     /// A fully learned MLP.
     Mlp(MlpGeneratorConfig),
+    /// One learned constant per cluster, selected by a one-hot cluster code.
+    Constant(ConstantGeneratorConfig),
 }
 
 impl GeneratorConfig {
@@ -45,6 +47,7 @@ impl GeneratorConfig {
     ) -> Result<Box<dyn Generator>, GeneratorsError> {
         match self {
             Self::Mlp(config) => Ok(Box::new(config.build(path, widths, output)?)),
+            Self::Constant(config) => Ok(Box::new(config.build(path, widths, output)?)),
         }
     }
 }

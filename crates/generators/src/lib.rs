@@ -6,15 +6,27 @@
 //! ([`GeneratorConfig`]) and built with `config.build(&path, ...)`.
 //!
 //! - [`mlp`]: a fully learned MLP generator.
+//! - [`constant`]: one learned constant per cluster (k-means' generator).
+//! - [`kmeans`]: k-means as an autoencoder (nearest-centroid encoder, constant generator).
+//! - [`mixture`]: a Gaussian per cluster with low-rank-plus-diagonal covariance (EM).
+//! - [`pca`]: the linear projection the mixture can work in.
 //!
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
 
+pub mod constant;
 pub mod generator;
+pub mod kmeans;
+pub mod mixture;
 pub mod mlp;
+pub mod pca;
 
 mod error;
 
+pub use constant::{ConstantGenerator, ConstantGeneratorConfig};
 pub use error::GeneratorsError;
 pub use generator::{Generator, GeneratorConfig, OutputKind};
+pub use kmeans::{KMeans, KMeansConfig, KMeansInit, KMeansReport};
+pub use mixture::{Mixture, MixtureConfig, MixtureReport};
 pub use mlp::{MlpGenerator, MlpGeneratorConfig};
+pub use pca::Pca;

@@ -35,10 +35,7 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
 
 /// Writes `value` as pretty JSON to `path` atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|source| TrainError::Json {
-        path: path.to_owned(),
-        source,
-    })?;
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| TrainError::json(path, e))?;
     text.push('\n');
     write_bytes(path, text.as_bytes())
 }

@@ -103,10 +103,7 @@ impl Checkpoint {
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| TrainError::Json {
-        path: path.to_owned(),
-        source,
-    })
+    serde_json::from_str(&text).map_err(|e| TrainError::json(path, e))
 }
 
 #[cfg(test)]

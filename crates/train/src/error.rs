@@ -6,12 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (shown in the message, so not also chained as a `source`).
+        cause: std::io::Error,
     },
     /// A file exists but its content is not what it should be.
     #[error("{path}: {field}: {reason}")]
@@ -58,12 +58,12 @@ pub enum TrainError {
         checkpoint: String,
     },
     /// JSON could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Json {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: serde_json::Error,
+        /// The cause (shown in the message, so not also chained as a `source`).
+        cause: serde_json::Error,
     },
     /// An error from the tensor layer.
     #[error(transparent)]
@@ -90,10 +90,18 @@ impl TrainError {
     }
 
     /// A [`TrainError::Io`] for `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            cause,
+        }
+    }
+
+    /// A [`TrainError::Json`] for `path`.
+    pub fn json(path: impl Into<PathBuf>, cause: serde_json::Error) -> Self {
+        Self::Json {
+            path: path.into(),
+            cause,
         }
     }
 

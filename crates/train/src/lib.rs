@@ -14,6 +14,8 @@
 //! - [`sprites`]: a real, non-differentiable 2D renderer and a sprites data set with known
 //!   factors.
 //! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
+//! - [`cluster_models`]: k-means and the Gaussian mixture as [`clustering::ClusterModel`]s.
+//! - [`cluster_autoencoder`]: the talk's three MLP clustering autoencoders.
 //! - [`pictures`]: PNG grids and bar charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
 //!
@@ -23,6 +25,8 @@
 pub mod atomic;
 pub mod autoencoder;
 pub mod checkpoint;
+pub mod cluster_autoencoder;
+pub mod cluster_models;
 pub mod clustering;
 pub mod data;
 pub mod log;
@@ -40,6 +44,8 @@ mod error;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel};
 pub use checkpoint::{Checkpoint, TrainState};
+pub use cluster_autoencoder::{ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant};
+pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
 pub use data::{Batch, ImageDataset};
 pub use error::TrainError;
 pub use model::{Losses, TrainModel};

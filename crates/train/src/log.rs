@@ -29,10 +29,7 @@ pub struct EpochRecord {
 
 /// Appends `record` as one line to the JSON-lines file at `path`.
 pub fn append_jsonl(path: &Path, record: &impl Serialize) -> Result<(), TrainError> {
-    let mut line = serde_json::to_string(record).map_err(|source| TrainError::Json {
-        path: path.to_owned(),
-        source,
-    })?;
+    let mut line = serde_json::to_string(record).map_err(|e| TrainError::json(path, e))?;
     line.push('\n');
     std::fs::OpenOptions::new()
         .create(true)
