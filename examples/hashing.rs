@@ -2,7 +2,7 @@
 //! MNIST training images without labels, then retrieves by Hamming distance.
 //!
 //! ```text
-//! cargo run --release --example hashing -- --out runs/hashing --bits 32 [--epochs 12]
+//! cargo run --release --example hashing -- --out runs/hashing --bits 32 [--epochs 4]
 //! ```
 //!
 //! The code is a bank of logistic units with discretization noise ([`BinarizeConfig`]),
@@ -95,7 +95,7 @@ struct RunConfig {
     pca: i64,
 }
 
-const DEFAULT_EPOCHS: usize = 12;
+const DEFAULT_EPOCHS: usize = 4;
 const QUERIES_PER_CLASS: usize = 100;
 const QUERY_SEED: u64 = 20_190_101;
 const PRECISION_DEPTH: usize = 1000;

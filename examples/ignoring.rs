@@ -6,8 +6,9 @@
 //!
 //! Methods: `decoder-input` gives the generator the one-hot label next to the code
 //! ([`LabelInputConfig`]), so the code need not carry it; `adversary` trains a classifier on
-//! the code that the encoder must defeat ([`AdversaryConfig`], by gradient reversal); `both`
-//! does both.
+//! the code that the encoder must defeat ([`AdversaryConfig`]; by default the encoder
+//! pushes the adversary's prediction toward uniform, see [`EncoderObjective`]); `both` does
+//! both.
 //!
 //! After training, a fresh linear probe (multinomial logistic regression on standardized
 //! codes) is fitted on the training codes to predict the label and scored on the test codes;
@@ -25,7 +26,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{parse_widths, RunArgs};
-use aecraft::codes::{AdversaryConfig, LabelInputConfig, TransformConfig};
+use aecraft::codes::{
+    AdversaryConfig, EncoderObjective, GaussianSamplerConfig, LabelInputConfig, TransformConfig,
+};
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::autoencoder::side_inputs;
@@ -55,6 +58,15 @@ impl Method {
     }
 }
 
+/// What the encoder does against the adversary (see [`EncoderObjective`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Objective {
+    /// Make the adversary's prediction uniform.
+    Confusion,
+    /// Maximize the adversary's cross-entropy by gradient reversal.
+    Reversal,
+}
+
 #[derive(Debug, Parser)]
 #[command(about = "Ignoring autoencoder on MNIST: a code without the digit class")]
 struct Args {
@@ -78,9 +90,23 @@ struct Args {
     /// Weight of the adversary's cross-entropy.
     #[arg(long, default_value_t = 1.0)]
     adversary_weight: f64,
-    /// Factor of the reversed gradient that reaches the encoder.
+    /// What the encoder does against the adversary: confusion (make its prediction
+    /// uniform) or reversal (maximize its cross-entropy by gradient reversal).
+    #[arg(long, value_enum, default_value_t = Objective::Confusion)]
+    objective: Objective,
+    /// Weight of the encoder's term against the adversary.
     #[arg(long, default_value_t = 1.0)]
-    reversal: f64,
+    encoder_weight: f64,
+    /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
+    /// the probe and the adversary then read the mean, `z_mean`.
+    #[arg(long)]
+    variational: bool,
+    /// Weight of the Gaussian code's KL term (with `--variational`).
+    #[arg(long, default_value_t = 1.0)]
+    kl_weight: f64,
+    /// The adversary's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    adversary_lr: f64,
     /// Hidden widths of the adversary.
     #[arg(long, default_value = "256,256")]
     adversary_hidden: String,
@@ -153,8 +179,8 @@ fn main() -> anyhow::Result<()> {
         "plain",
     )?;
 
-    let probe = probe_accuracy(model.net(), &train, &eval)?;
-    let plain_probe = probe_accuracy(plain.net(), &train, &eval)?;
+    let probe = probe_accuracy(model.net(), code_group(&config.model), &train, &eval)?;
+    let plain_probe = probe_accuracy(plain.net(), code_group(&config.plain), &train, &eval)?;
     let losses = evaluate(&model, &eval, config.train.eval_batch_size)?;
     let metrics = serde_json::json!({
         "method": config.method,
@@ -227,7 +253,16 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         );
     }
     let plain = AutoencoderConfig::plain(&hidden, args.code_size);
-    let mut model = plain.clone();
+    let mut model = if args.variational {
+        let mut vae = AutoencoderConfig::vae(&hidden, args.code_size);
+        vae.transforms = vec![TransformConfig::Gaussian(GaussianSamplerConfig {
+            kl_weight: args.kl_weight,
+            ..Default::default()
+        })];
+        vae
+    } else {
+        plain.clone()
+    };
     let mut generator_inputs = vec!["z".to_owned()];
     if args.method.decoder_input() {
         model
@@ -242,8 +277,12 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
                 inputs: vec!["z".into()],
                 mlp: MlpConfig::with_hidden(&adversary_hidden),
                 weight: args.adversary_weight,
-                reversal: args.reversal,
-                lr: args.lr,
+                objective: match args.objective {
+                    Objective::Confusion => EncoderObjective::Confusion,
+                    Objective::Reversal => EncoderObjective::Reversal,
+                },
+                encoder_weight: args.encoder_weight,
+                lr: args.adversary_lr,
                 ..Default::default()
             }));
     }
@@ -275,8 +314,21 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     })
 }
 
-/// The evaluation-mode code `z` of every image: `[N, code]`.
-fn codes(net: &Autoencoder, data: &ImageDataset) -> anyhow::Result<Tensor> {
+/// The group that holds the code proper: `z_mean` for a Gaussian code, else `z`.
+fn code_group(config: &AutoencoderConfig) -> &'static str {
+    let gaussian = config
+        .transforms
+        .iter()
+        .any(|t| matches!(t, TransformConfig::Gaussian(_)));
+    if gaussian {
+        "z_mean"
+    } else {
+        "z"
+    }
+}
+
+/// The evaluation-mode code (group `group`) of every image: `[N, code]`.
+fn codes(net: &Autoencoder, group: &str, data: &ImageDataset) -> anyhow::Result<Tensor> {
     tch::no_grad(|| {
         let parts = data
             .ordered_batches(1000)
@@ -284,7 +336,7 @@ fn codes(net: &Autoencoder, data: &ImageDataset) -> anyhow::Result<Tensor> {
                 let side = side_inputs(&batch);
                 Ok(net
                     .encode_with_side(&batch.images, side, false)?
-                    .take("z")?)
+                    .take(group)?)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Tensor::cat(&parts, 0))
@@ -294,6 +346,7 @@ fn codes(net: &Autoencoder, data: &ImageDataset) -> anyhow::Result<Tensor> {
 /// Test accuracy of a fresh linear probe fitted on the training codes.
 fn probe_accuracy(
     net: &Autoencoder,
+    group: &str,
     train: &ImageDataset,
     eval: &ImageDataset,
 ) -> anyhow::Result<f64> {
@@ -303,9 +356,9 @@ fn probe_accuracy(
             .context("the probe needs labelled data")
     };
     Ok(linear_probe_accuracy(
-        &codes(net, train)?,
+        &codes(net, group, train)?,
         &label(train)?,
-        &codes(net, eval)?,
+        &codes(net, group, eval)?,
         &label(eval)?,
         CLASSES,
     )?)

@@ -88,7 +88,8 @@ impl AutoencoderConfig {
         let mut widths = self.code.validate()?;
         let mut transforms = Vec::with_capacity(self.transforms.len());
         for (i, transform) in self.transforms.iter().enumerate() {
-            transforms.push(transform.build(&(path / format!("transform{i}")), &widths)?);
+            let path = path / format!("transform{i}");
+            transforms.push(transform.build_with_widths(&path, &widths)?);
             transform.infer_widths(&mut widths)?;
         }
         Ok(Autoencoder {
