@@ -2,7 +2,8 @@
 //! (C = 1 with 28×28 templates, the flagship, and C = 4 with 12×12 templates): a forward and
 //! backward pass rendering each image's chosen cluster only, the same rendering every cluster
 //! (K times the warps), the forward-only rendering of every cluster that chooses the cluster
-//! by reconstruction, and one whole training step of the capsule clustering model.
+//! by reconstruction, and one whole training step of the capsule clustering model, choosing
+//! among 4 + 4 candidate clusters (the flagship) or among all 25.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -60,24 +61,31 @@ fn generator(c: &mut Criterion) {
 }
 
 fn training_step(c: &mut Criterion) {
-    tch::manual_seed(0);
-    let config = CapsuleClusteringConfig::default();
-    let mut model = CapsuleClusteringModel::new(&config, Device::Cpu).unwrap();
-    let mut adam = AdamConfig::default().build(model.var_store()).unwrap();
-    let batch = Batch {
-        images: Tensor::rand([BATCH, 784], (Kind::Float, Device::Cpu)),
-        labels: None,
-    };
     let mut group = c.benchmark_group("capsule_clustering_k25_c1_28px");
     group.sample_size(10);
     group.throughput(Throughput::Elements(BATCH as u64));
-    group.bench_function("train_step_batch256", |b| {
-        b.iter(|| {
-            let losses = model.losses(&batch, true).unwrap();
-            adam.backward_step(&losses.total);
-            model.after_step(&batch).unwrap();
-        })
-    });
+    // The flagship renders 4 + 4 candidate clusters per image to choose; 0 renders all 25.
+    for candidates in [4, 0] {
+        tch::manual_seed(0);
+        let config = CapsuleClusteringConfig {
+            candidates,
+            ..Default::default()
+        };
+        let mut model = CapsuleClusteringModel::new(&config, Device::Cpu).unwrap();
+        let mut adam = AdamConfig::default().build(model.var_store()).unwrap();
+        let batch = Batch {
+            images: Tensor::rand([BATCH, 784], (Kind::Float, Device::Cpu)),
+            labels: None,
+        };
+        let name = format!("train_step_batch256_candidates{candidates}");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let losses = model.losses(&batch, true).unwrap();
+                adam.backward_step(&losses.total);
+                model.after_step(&batch).unwrap();
+            })
+        });
+    }
     group.finish();
 }
 

@@ -47,7 +47,7 @@ struct Args {
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
     /// Candidate clusters per criterion when choosing by reconstruction in training (0: all).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 4)]
     candidates: usize,
     /// Weight of the pose-alignment term (0: off); see `CapsuleClusteringConfig`.
     #[arg(long, default_value_t = 0.0)]
@@ -58,7 +58,7 @@ struct Args {
     validation: Option<usize>,
 }
 
-const DEFAULT_EPOCHS: usize = 4;
+const DEFAULT_EPOCHS: usize = 6;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();

@@ -189,7 +189,7 @@ fn default_pose_init(config: &CapsuleGeneratorConfig, device: tch::Device) -> Te
         .to_kind(Kind::Float)
         .view([1, 1, 2, 2])
         .repeat([k, c, 1, 1]);
-    let shift = (Tensor::rand([k, c, 2, 1], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.8;
+    let shift = (Tensor::rand([k, c, 2, 1], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.2;
     Tensor::cat(&[linear, shift], -1).to_device(device)
 }
 
@@ -232,13 +232,19 @@ impl CapsuleGenerator {
         Ok(())
     }
 
-    /// Overwrites the templates of cluster `target` with those of `source` (for re-seeding
-    /// an empty cluster), then adds uniform noise of amplitude `noise` and clamps.
-    pub fn copy_cluster(&mut self, source: i64, target: i64, noise: f64) {
+    /// Splits cluster `source` in two for re-seeding cluster `target`: both get the source's
+    /// templates (and default poses), scaled pixel by pixel by `1 + e` and `1 - e` for
+    /// uniform `e` in `[-noise, noise]`, then clamped. The two copies are equally far from
+    /// the original, so each draws part of its images better than the other, and the background
+    /// stays empty.
+    pub fn split_cluster(&mut self, source: i64, target: i64, noise: f64) {
         tch::no_grad(|| {
-            let from = self.templates.get(source);
-            let noisy = (&from + (from.rand_like() - 0.5) * (2.0 * noise)).clamp(0.0, 1.0);
-            self.templates.get(target).copy_(&noisy);
+            let from = self.templates.get(source).copy();
+            let e = (from.rand_like() - 0.5) * (2.0 * noise);
+            let up = (&from * (&e + 1.0)).clamp(0.0, 1.0);
+            let down = (&from * (-&e + 1.0)).clamp(0.0, 1.0);
+            self.templates.get(target).copy_(&up);
+            self.templates.get(source).copy_(&down);
             if let Some(defaults) = &self.default_poses {
                 defaults.get(target).copy_(&defaults.get(source));
             }
