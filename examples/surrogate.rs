@@ -21,7 +21,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{finish, parse_widths, RunArgs};
-use aecraft::generators::{SurrogateConfig, TranslationConfig};
+use aecraft::generators::{CategoricalMode, SurrogateConfig, TranslationConfig};
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
 use aecraft::train::sprites::surrogate::{SurrogateData, SurrogateModel};
@@ -37,6 +37,27 @@ enum Drawing {
     Window,
     /// The whole canvas (a plain MLP from parameters to pixels).
     Canvas,
+}
+
+/// How the encoder's soft one-hot shape reaches the surrogate ([`CategoricalMode`]).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ShapeInput {
+    /// The soft one-hot itself.
+    Soft,
+    /// The expected image over the three shapes.
+    Expected,
+    /// The argmax's one-hot forward, the softmax's gradient backward.
+    StraightThrough,
+}
+
+impl ShapeInput {
+    fn mode(self) -> CategoricalMode {
+        match self {
+            Self::Soft => CategoricalMode::Soft,
+            Self::Expected => CategoricalMode::Expected,
+            Self::StraightThrough => CategoricalMode::StraightThrough,
+        }
+    }
 }
 
 /// The data sets this example knows.
@@ -69,6 +90,9 @@ struct Args {
     /// What the surrogate network draws.
     #[arg(long, value_enum, default_value = "window")]
     surrogate: Drawing,
+    /// How the inferred shape reaches the surrogate in the inverse stage.
+    #[arg(long, value_enum, default_value = "straight-through")]
+    shape_input: ShapeInput,
     /// Hidden widths of the surrogate MLP.
     #[arg(long, default_value = "256,1024")]
     surrogate_hidden: String,
@@ -124,6 +148,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let surrogate_dir = args.run.out_path("surrogate");
     let surrogate = SurrogateConfig {
         mlp: MlpConfig::with_hidden(&widths(&args.surrogate_hidden, "--surrogate-hidden")?),
+        categorical: args.shape_input.mode(),
         translation: (args.surrogate == Drawing::Window).then(TranslationConfig::default),
         weights: surrogate_dir.join("model.safetensors"),
         ..SurrogateConfig::default()

@@ -38,6 +38,7 @@ pub use mixture::{Mixture, MixtureConfig, MixtureReport};
 pub use mlp::{MlpGenerator, MlpGeneratorConfig};
 pub use pca::Pca;
 pub use surrogate::{
-    ParamLayout, ParamSegment, SurrogateConfig, SurrogateGenerator, SurrogateNetwork,
+    CategoricalMode, ParamLayout, ParamSegment, SurrogateConfig, SurrogateGenerator,
+    SurrogateNetwork,
 };
 pub use translation::TranslationConfig;

@@ -19,10 +19,12 @@
 //!   continuous, as backpropagation needs, and training pushes it towards a one-hot because
 //!   mixtures reconstruct worse. At evaluation the argmax is taken.
 //!
-//!   By default (`mix_categories`) the surrogate is not fed the soft one-hot itself, which it
-//!   never saw in training: each choice is rendered with an exact one-hot and the pixel
-//!   probabilities are averaged with the softmax weights. The output is the expected image,
-//!   and the gradient of each weight is exactly how much that choice's image helps.
+//!
+//!   [`CategoricalMode`] chooses how the soft one-hot reaches the network, which was trained
+//!   on exact one-hots only: `soft` feeds it as it is; `expected` renders each choice with an
+//!   exact one-hot and averages the pixel probabilities with the softmax weights (the
+//!   expected image); `straight_through` (the default) renders the argmax's exact one-hot
+//!   and passes the gradient to the softmax as if the soft one-hot had been fed.
 //! - an `angle` pair → scaled onto the unit circle, `(cos θ, sin θ)`, so that 0 and 2π
 //!   coincide.
 //! - `bounded` values → `tanh`, onto `(-1, 1)`, the range the parameters were normalized to.
@@ -34,12 +36,26 @@ use tch::nn::{self, Module, VarStore};
 use tch::{Kind, Tensor};
 
 use aecraft_codes::{Code, GroupWidths};
+use aecraft_tensor::ops::straight_through;
 use aecraft_tensor::shape::expect_shape;
 use aecraft_tensor::{Mlp, MlpConfig};
 
 use crate::generator::input_width;
 use crate::translation::{Translation, TranslationConfig};
 use crate::{Generator, GeneratorsError, OutputKind};
+
+/// How the categorical segment (the shape) reaches the surrogate network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoricalMode {
+    /// The soft one-hot itself, a mixture the network never saw in training.
+    Soft,
+    /// Each choice rendered with an exact one-hot, the pixel probabilities averaged with the
+    /// softmax weights: the expected image.
+    Expected,
+    /// The argmax's exact one-hot forward, the softmax's gradient backward.
+    StraightThrough,
+}
 
 /// One part of a parameter vector; see the module doc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,9 +158,9 @@ impl ParamLayout {
         match spans[..] {
             [span] => Ok(span),
             _ => Err(GeneratorsError::config(
-                "surrogate.mix_categories",
+                "surrogate.categorical",
                 format!("{} categorical segments", spans.len()),
-                "mixing needs exactly one categorical segment; set it to false",
+                "this mode needs exactly one categorical segment; use soft",
             )),
         }
     }
@@ -176,10 +192,8 @@ pub struct SurrogateConfig {
     pub layout: ParamLayout,
     /// The surrogate network's hidden layers (they must match the trained weights).
     pub mlp: MlpConfig,
-    /// Whether the choices of the (single) categorical segment are rendered one by one and
-    /// their pixel probabilities mixed with the softmax weights (the expected image), rather
-    /// than the soft one-hot being fed to the network; see the module doc.
-    pub mix_categories: bool,
+    /// How the (single) categorical segment reaches the network; see the module doc.
+    pub categorical: CategoricalMode,
     /// If set, the MLP draws a window around the object and a fixed translation places it
     /// on the canvas ([`crate::translation`]); if not, the MLP draws the whole canvas.
     pub translation: Option<TranslationConfig>,
@@ -193,7 +207,7 @@ impl Default for SurrogateConfig {
             input: "params".into(),
             layout: ParamLayout::default(),
             mlp: MlpConfig::with_hidden(&[256, 1024]),
-            mix_categories: true,
+            categorical: CategoricalMode::StraightThrough,
             translation: None,
             weights: PathBuf::new(),
         }
@@ -254,15 +268,14 @@ impl SurrogateConfig {
             )
         })?;
         vs.freeze();
-        let mixed = if self.mix_categories {
-            Some(self.layout.categorical_span()?)
-        } else {
-            None
+        let categorical = match self.categorical {
+            CategoricalMode::Soft => None,
+            mode => Some((mode, self.layout.categorical_span()?)),
         };
         Ok(SurrogateGenerator {
             input: self.input.clone(),
             layout: self.layout.clone(),
-            mixed,
+            categorical,
             network,
             _vs: vs,
         })
@@ -292,8 +305,8 @@ impl SurrogateNetwork {
 pub struct SurrogateGenerator {
     input: String,
     layout: ParamLayout,
-    /// Where the categorical segment sits, `(offset, size)`, when its choices are mixed.
-    mixed: Option<(i64, i64)>,
+    /// The categorical mode and where the segment sits, `(offset, size)`, unless it is soft.
+    categorical: Option<(CategoricalMode, (i64, i64))>,
     network: SurrogateNetwork,
     /// Owns the frozen weights, which no optimizer of the autoencoder sees.
     _vs: VarStore,
@@ -305,16 +318,33 @@ impl SurrogateGenerator {
         self.layout.squash(code.get(&self.input)?)
     }
 
-    /// Renders parameter vectors `[B, layout.width()]` to pixel logits `[B, D]`: with
-    /// `mix_categories`, the logits of the expected image over the categorical choice.
+    /// Renders parameter vectors `[B, layout.width()]` to pixel logits `[B, D]`, handling
+    /// the categorical segment as [`SurrogateConfig::categorical`] says.
     pub fn render(&self, parameters: &Tensor) -> Result<Tensor, GeneratorsError> {
-        let Some((offset, size)) = self.mixed else {
+        let Some((mode, (offset, size))) = self.categorical else {
             return self.network.render(parameters);
         };
         let weights = parameters.f_narrow(1, offset, size)?;
-        let before = parameters.f_narrow(1, 0, offset)?;
-        let width = parameters.size()[1];
-        let after = parameters.f_narrow(1, offset + size, width - offset - size)?;
+        let with_choice = |choice: &Tensor| -> Result<Tensor, GeneratorsError> {
+            let width = parameters.size()[1];
+            Ok(Tensor::f_cat(
+                &[
+                    &parameters.f_narrow(1, 0, offset)?,
+                    choice,
+                    &parameters.f_narrow(1, offset + size, width - offset - size)?,
+                ],
+                1,
+            )?)
+        };
+        if mode == CategoricalMode::StraightThrough {
+            let hard =
+                weights
+                    .f_zeros_like()?
+                    .f_scatter_value(1, &weights.f_argmax(1, true)?, 1.0)?;
+            return self
+                .network
+                .render(&with_choice(&straight_through(&hard, &weights))?);
+        }
         let mut expected: Option<Tensor> = None;
         for choice in 0..size {
             let one_hot = weights.f_zeros_like()?.f_index_fill(
@@ -322,8 +352,7 @@ impl SurrogateGenerator {
                 &Tensor::from(choice).to_device(weights.device()),
                 1.0,
             )?;
-            let pure = Tensor::f_cat(&[&before, &one_hot, &after], 1)?;
-            let image = self.network.render(&pure)?.f_sigmoid()?;
+            let image = self.network.render(&with_choice(&one_hot)?)?.f_sigmoid()?;
             let weighted = image.f_mul(&weights.f_narrow(1, choice, 1)?)?;
             expected = Some(match expected {
                 Some(sum) => sum.f_add(&weighted)?,
@@ -421,7 +450,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = SurrogateConfig {
             mlp: MlpConfig::with_hidden(&[6]),
-            mix_categories: false,
+            categorical: CategoricalMode::Soft,
             weights: dir.path().join("w.safetensors"),
             ..SurrogateConfig::default()
         };
@@ -451,9 +480,12 @@ mod tests {
     }
 
     #[test]
-    fn mixing_categories_renders_the_expected_image() {
+    fn expected_mode_renders_the_expected_image() {
         let dir = tempfile::tempdir().unwrap();
-        let config = config_in(&dir);
+        let config = SurrogateConfig {
+            categorical: CategoricalMode::Expected,
+            ..config_in(&dir)
+        };
         let trained = VarStore::new(Device::Cpu);
         let network = config.build_network(&trained.root(), 16).unwrap();
         trained.save(&config.weights).unwrap();
@@ -477,7 +509,7 @@ mod tests {
             ParamSegment::Categorical { size: 2 },
         ]);
         let err = two.categorical_span().unwrap_err().to_string();
-        assert!(err.contains("mix_categories"), "{err}");
+        assert!(err.contains("surrogate.categorical"), "{err}");
     }
 
     #[test]
