@@ -2,15 +2,23 @@
 //! class label) cannot be recovered from the code, the ignoring autoencoder's second method.
 //!
 //! A separate MLP, with its own `VarStore` (and, in the training loop, its own optimizer),
-//! predicts the hidden label from the code. The encoder is trained to make it fail through
-//! **gradient reversal** (Ganin & Lempitsky, 2015): the adversary reads the code through
-//! [`gradient_reversal`], so the one backward pass of the autoencoder's loss gives the
-//! adversary the gradient that lowers its cross-entropy and the encoder the gradient that
-//! raises it. We chose this over alternating updates because it needs one forward and one
-//! backward pass per batch instead of two, the adversary always scores the codes the encoder
-//! produces at that step, and it fits the trainer's single step: the autoencoder's optimizer
-//! steps the autoencoder's variables and the adversary's optimizer, called after the step,
-//! steps the adversary's (see [`CodeTransform::own_variables`]).
+//! predicts the hidden label from the code. Both players learn from the one backward pass of
+//! the autoencoder's loss (simultaneous updates): the autoencoder's optimizer steps the
+//! autoencoder's variables and the adversary's optimizer, called after the step, steps the
+//! adversary's (see [`CodeTransform::own_variables`]). This costs one forward and backward
+//! pass per batch instead of the two of alternating updates, and the adversary always scores
+//! the codes the encoder produces at that step. What the encoder is trained to do is the
+//! [`EncoderObjective`]:
+//!
+//! - **confusion** (the default): the adversary minimizes its cross-entropy on the detached
+//!   code; the encoder minimizes the cross-entropy of the adversary's prediction against the
+//!   uniform distribution, with the adversary's weights getting no gradient from that term.
+//!   The encoder's goal is bounded: an adversary that cannot tell the classes apart.
+//! - **reversal** (Ganin & Lempitsky, 2015): the adversary reads the code through
+//!   [`gradient_reversal`], so the encoder maximizes the very cross-entropy the adversary
+//!   minimizes. That goal is unbounded: on MNIST the encoder learned to make the adversary
+//!   confidently wrong, with a code that still told the classes apart to a fresh probe and
+//!   reconstructed badly (see `docs/toolbox.md`), which is why confusion is the default.
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{Module, VarStore};
@@ -21,6 +29,17 @@ use aecraft_tensor::{Mlp, MlpConfig};
 
 use crate::transform::{input_width, OwnVariables};
 use crate::{Code, CodeTransform, CodesError, GroupWidths};
+
+/// What the encoder is trained to do against the adversary; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderObjective {
+    /// Make the adversary's prediction uniform.
+    #[default]
+    Confusion,
+    /// Maximize the adversary's cross-entropy, by gradient reversal.
+    Reversal,
+}
 
 /// Configuration of an [`Adversary`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,10 +53,14 @@ pub struct AdversaryConfig {
     pub classes: i64,
     /// The adversary's hidden layers.
     pub mlp: MlpConfig,
-    /// Weight of its cross-entropy in the loss (scales both players' gradients).
+    /// What the encoder is trained to do.
+    pub objective: EncoderObjective,
+    /// Weight of the adversary's cross-entropy in the loss (with reversal, it scales the
+    /// encoder's gradient too).
     pub weight: f64,
-    /// The factor by which the reversed gradient reaches the encoder.
-    pub reversal: f64,
+    /// How strongly the encoder is pushed: the confusion term's weight, or the factor of the
+    /// reversed gradient.
+    pub encoder_weight: f64,
     /// The learning rate of the adversary's own optimizer.
     pub lr: f64,
 }
@@ -49,8 +72,9 @@ impl Default for AdversaryConfig {
             side: "label".into(),
             classes: 10,
             mlp: MlpConfig::with_hidden(&[128, 128]),
+            objective: EncoderObjective::Confusion,
             weight: 1.0,
-            reversal: 1.0,
+            encoder_weight: 1.0,
             lr: 1e-3,
         }
     }
@@ -69,7 +93,7 @@ impl AdversaryConfig {
         }
         for (field, value) in [
             ("adversary.weight", self.weight),
-            ("adversary.reversal", self.reversal),
+            ("adversary.encoder_weight", self.encoder_weight),
         ] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(CodesError::config(field, value, "must be >= 0"));
@@ -132,26 +156,53 @@ impl Adversary {
     }
 }
 
+/// Mean cross-entropy of `logits` (`[B, K]`) against `labels` (`[B]`).
+fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor, CodesError> {
+    Ok(logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(
+        labels,
+        None::<Tensor>,
+        tch::Reduction::Mean,
+        -100,
+    )?)
+}
+
+/// Mean cross-entropy of `logits` (`[B, K]`) against the uniform distribution over the K
+/// classes; at least `ln K`, reached by uniform predictions.
+pub fn cross_entropy_to_uniform(logits: &Tensor) -> Tensor {
+    -logits.log_softmax(-1, Kind::Float).mean(Kind::Float)
+}
+
 impl CodeTransform for Adversary {
-    /// Reads the input groups and the side labels `[B]`; adds the penalty `adversary`
-    /// (`weight` times the adversary's mean cross-entropy, through gradient reversal) and
-    /// reports `adversary_accuracy`. The same in training and evaluation.
+    /// Reads the input groups and the side labels `[B]`; adds the penalties `adversary`
+    /// (`weight` times the adversary's mean cross-entropy) and, with the confusion objective,
+    /// `confusion` (`encoder_weight` times the cross-entropy of its prediction against the
+    /// uniform distribution, which trains only the encoder); reports `adversary_accuracy`.
+    /// The same in training and evaluation.
     fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {
-        let features = gradient_reversal(&code.concat(&self.config.inputs)?, self.config.reversal);
+        let features = code.concat(&self.config.inputs)?;
         let labels = code.side(&self.config.side)?.to_kind(Kind::Int64);
-        let logits = self.logits(&features);
-        let cross_entropy = logits.f_log_softmax(-1, Kind::Float)?.f_nll_loss(
-            &labels,
-            None::<Tensor>,
-            tch::Reduction::Mean,
-            -100,
-        )?;
+        let logits = match self.config.objective {
+            EncoderObjective::Reversal => {
+                self.logits(&gradient_reversal(&features, self.config.encoder_weight))
+            }
+            EncoderObjective::Confusion => {
+                let logits = self.logits(&features.detach());
+                // The adversary's weights get the gradients of both terms, which cancel:
+                // only the encoder learns from the confusion term.
+                let through_code = cross_entropy_to_uniform(&self.logits(&features));
+                let at_detached = cross_entropy_to_uniform(&logits);
+                let confusion = through_code - &at_detached + at_detached.detach();
+                code.add_penalty("confusion", confusion * self.config.encoder_weight);
+                logits
+            }
+        };
         let accuracy = logits
             .argmax(1, false)
             .eq_tensor(&labels)
             .to_kind(Kind::Float)
             .mean(Kind::Float);
-        code.add_penalty("adversary", cross_entropy * self.config.weight);
+        let adversary = cross_entropy(&logits, &labels)? * self.config.weight;
+        code.add_penalty("adversary", adversary);
         code.add_report("adversary_accuracy", accuracy);
         Ok(())
     }
@@ -182,7 +233,8 @@ mod tests {
         let config = AdversaryConfig {
             mlp: MlpConfig::with_hidden(&[]),
             classes: 3,
-            reversal: 0.5,
+            objective: EncoderObjective::Reversal,
+            encoder_weight: 0.5,
             ..Default::default()
         };
         let widths = GroupWidths::from([("z".to_owned(), 4)]);
@@ -192,6 +244,7 @@ mod tests {
         let mut reversed = code(&z, &labels);
         adversary.apply(&mut reversed, true).unwrap();
         reversed.penalties()[0].value.backward();
+        assert_eq!(reversed.penalties().len(), 1);
         let encoder_grad = z.grad().copy();
         let adversary_grads: Vec<Tensor> = adversary
             .vs
@@ -217,6 +270,42 @@ mod tests {
             assert!(got.allclose(&v.grad(), 1e-6, 1e-6, false));
         }
         assert_eq!(reversed.reports()[0].name, "adversary_accuracy");
+    }
+
+    #[test]
+    fn confusion_trains_the_encoder_toward_uniform_and_the_adversary_on_labels_only() {
+        tch::manual_seed(1);
+        let config = AdversaryConfig {
+            mlp: MlpConfig::with_hidden(&[5]),
+            classes: 3,
+            encoder_weight: 2.0,
+            ..Default::default()
+        };
+        let widths = GroupWidths::from([("z".to_owned(), 4)]);
+        let adversary = config.build(Device::Cpu, &widths).unwrap();
+        let mut z = Tensor::randn([6, 4], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let labels = [0, 1, 2, 1, 0, 2];
+        let mut code = code(&z, &labels);
+        adversary.apply(&mut code, true).unwrap();
+        let names: Vec<&str> = code.penalties().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["confusion", "adversary"]);
+        let confusion = &code.penalties()[0].value;
+        let uniform = cross_entropy_to_uniform(&adversary.logits(&z.detach()));
+        assert!((confusion.double_value(&[]) - 2.0 * uniform.double_value(&[])).abs() < 1e-5);
+        confusion.backward();
+        for v in adversary.vs.trainable_variables() {
+            assert!(v.grad().abs().max().double_value(&[]) < 1e-6);
+        }
+        let encoder_grad = z.grad().copy();
+        z.zero_grad();
+        (cross_entropy_to_uniform(&adversary.logits(&z)) * 2.0).backward();
+        assert!(encoder_grad.allclose(&z.grad(), 1e-5, 1e-6, false));
+        // The adversary's own term reaches only the adversary.
+        z.zero_grad();
+        let mut fresh = super::tests::code(&z, &labels);
+        adversary.apply(&mut fresh, true).unwrap();
+        fresh.penalties()[1].value.backward();
+        assert_eq!(z.grad().abs().max().double_value(&[]), 0.0);
     }
 
     #[test]

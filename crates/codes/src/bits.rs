@@ -20,8 +20,8 @@ use crate::{Code, CodeTransform, CodesError, GroupWidths, LinearSchedule};
 pub struct BinarizeConfig {
     /// The group of logits, `[B, N]`.
     pub input: String,
-    /// The group written with the bits, `[B, N]`; the noise-free probabilities
-    /// `sigmoid(logits)` are written as `<output>_probability`.
+    /// The group written with the bits, `[B, N]`; the noise-free logits are kept as
+    /// `<output>_logits` (for objective terms that need them).
     pub output: String,
     /// Standard deviation of the noise added to the logits in training, over training.
     pub noise_std: LinearSchedule,
@@ -47,7 +47,7 @@ impl BinarizeConfig {
         let width = input_width(widths, &self.input, "binarize")?;
         self.noise_std.validate_non_negative("binarize.noise_std")?;
         widths.insert(self.output.clone(), width);
-        widths.insert(format!("{}_probability", self.output), width);
+        widths.insert(format!("{}_logits", self.output), width);
         Ok(())
     }
 
@@ -80,7 +80,7 @@ pub fn threshold(logits: &Tensor) -> Tensor {
 }
 
 impl CodeTransform for Binarizer {
-    /// Reads logits `[B, N]`; writes bits `[B, N]` and their probabilities `[B, N]`.
+    /// Reads logits `[B, N]`; writes bits `[B, N]` and keeps the logits as `<output>_logits`.
     ///
     /// Training: `sigmoid(logits + noise_std * eps)`, or with `straight_through` its
     /// threshold at 0.5 with the sigmoid's gradients. Evaluation: `logits > 0` as 0/1.
@@ -97,11 +97,8 @@ impl CodeTransform for Binarizer {
         } else {
             threshold(&logits)
         };
-        code.insert(
-            format!("{}_probability", self.config.output),
-            logits.sigmoid(),
-        );
         code.insert(self.config.output.clone(), bits);
+        code.insert(format!("{}_logits", self.config.output), logits);
         Ok(())
     }
 
@@ -176,7 +173,7 @@ mod tests {
     fn rejects_a_negative_noise_and_records_widths() {
         let mut widths = GroupWidths::from([("bits".to_owned(), 5)]);
         BinarizeConfig::default().infer_widths(&mut widths).unwrap();
-        assert_eq!(widths["bits_probability"], 5);
+        assert_eq!(widths["bits_logits"], 5);
         let bad = BinarizeConfig {
             noise_std: LinearSchedule::constant(-1.0),
             ..Default::default()

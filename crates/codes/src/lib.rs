@@ -11,11 +11,13 @@
 //!
 //! The toolbox:
 //! - structure: [`CodeLayout`] groups; [`GaussianSampler`] (the VAE's code);
+//!   [`ClusterChoice`] (a choice of one of K units);
 //! - random edits: [`Binarizer`] (discretization noise on logistic units, with a
 //!   [`LinearSchedule`] for its scale), [`CodeDropout`];
 //! - deterministic edits: [`LabelInput`] (side information for the generator), [`Mask`];
 //! - objective additions: [`SparsityPrior`] (a target firing rate; 0.5 balances bits),
-//!   [`Decorrelation`], [`Adversary`] (hidden information must not be recoverable).
+//!   [`Decorrelation`], [`Adversary`] (hidden information must not be recoverable),
+//!   [`UsagePrior`] (how often each unit of a softmax is used).
 //!
 //! Sibling crates: `aecraft-tensor` (below: tch glue), `aecraft-generators` (above: turns a
 //! code into an image), `aecraft-train` (the loop), and the `aecraft` umbrella.
@@ -37,7 +39,7 @@ pub mod usage;
 
 mod error;
 
-pub use adversary::{Adversary, AdversaryConfig};
+pub use adversary::{Adversary, AdversaryConfig, EncoderObjective};
 pub use bits::{BinarizeConfig, Binarizer};
 pub use cluster::{ChoiceNoise, ClusterChoice, ClusterChoiceConfig};
 pub use code::{Code, Penalty};

@@ -19,6 +19,10 @@ pub struct SparsityPriorConfig {
     /// The group whose units' batch-average values are the firing rates, `[B, N]`, values in
     /// `[0, 1]` (e.g. the bits of a [`crate::Binarizer`]).
     pub input: String,
+    /// Whether the group holds logits (e.g. `bits_logits` of a [`crate::Binarizer`]): the
+    /// firing probabilities are then their sigmoid. Rates of noise-free logits follow the
+    /// thresholded bits of evaluation more closely than rates of noisy units do.
+    pub logits: bool,
     /// The target firing rate, in `(0, 1)`.
     pub target: f64,
     /// Weight of the penalty.
@@ -31,6 +35,7 @@ impl Default for SparsityPriorConfig {
     fn default() -> Self {
         Self {
             input: "bits".into(),
+            logits: false,
             target: 0.1,
             weight: 1.0,
             name: "sparsity".into(),
@@ -83,10 +88,15 @@ pub fn bernoulli_kl(target: f64, rate: &Tensor) -> Tensor {
 }
 
 impl CodeTransform for SparsityPrior {
-    /// Reads `[B, N]`; adds the scalar penalty `<name>`. The same in training and evaluation
+    /// Reads `[B, N]` (values in `[0, 1]`, or logits); adds the scalar penalty `<name>`. The same in training and evaluation
     /// (in evaluation it scores the thresholded bits).
     fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {
-        let rates = firing_rates(code.get(&self.config.input)?);
+        let units = code.get(&self.config.input)?;
+        let rates = if self.config.logits {
+            firing_rates(&units.sigmoid())
+        } else {
+            firing_rates(units)
+        };
         let kl = bernoulli_kl(self.config.target, &rates).mean(Kind::Float);
         code.add_penalty(self.config.name.clone(), kl * self.config.weight);
         Ok(())

@@ -84,9 +84,15 @@ impl TransformConfig {
         }
     }
 
+    /// Builds the transform; learnable parts go under `path`. A transform whose shape follows
+    /// from the groups it reads (an adversary) needs [`TransformConfig::build_with_widths`].
+    pub fn build(&self, path: &nn::Path) -> Result<Box<dyn CodeTransform>, CodesError> {
+        self.build_with_widths(path, &GroupWidths::new())
+    }
+
     /// Builds the transform; learnable parts go under `path`. `widths` are the widths of the
     /// code's groups where the transform runs (after the transforms before it).
-    pub fn build(
+    pub fn build_with_widths(
         &self,
         path: &nn::Path,
         widths: &GroupWidths,

@@ -5,7 +5,10 @@ use tch::{nn, Tensor};
 
 use aecraft_codes::{Code, GroupWidths};
 
-use crate::{ConstantGeneratorConfig, GeneratorsError, MlpGeneratorConfig, SurrogateConfig};
+use crate::{
+    CapsuleGeneratorConfig, ConstantGeneratorConfig, GeneratorsError, MlpGeneratorConfig,
+    SurrogateConfig,
+};
 
 /// What a generator's output means, which decides how reconstruction is scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +37,8 @@ pub enum GeneratorConfig {
     Mlp(MlpGeneratorConfig),
     /// One learned constant per cluster, selected by a one-hot cluster code.
     Constant(ConstantGeneratorConfig),
+    /// Computer graphics: per-cluster templates warped by bounded affine poses.
+    Capsules(CapsuleGeneratorConfig),
     /// A frozen learned surrogate of a real renderer, reading renderer parameters.
     Surrogate(SurrogateConfig),
 }
@@ -50,6 +55,7 @@ impl GeneratorConfig {
         match self {
             Self::Mlp(config) => Ok(Box::new(config.build(path, widths, output)?)),
             Self::Constant(config) => Ok(Box::new(config.build(path, widths, output)?)),
+            Self::Capsules(config) => Ok(Box::new(config.build_for(path, widths, output)?)),
             Self::Surrogate(config) => Ok(Box::new(config.build(path, widths, output)?)),
         }
     }

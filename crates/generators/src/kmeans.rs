@@ -10,7 +10,6 @@ use tch::{nn, Kind, Tensor};
 
 use aecraft_codes::{Code, GroupWidths};
 
-use crate::constant::cluster_sums;
 use crate::{ConstantGenerator, ConstantGeneratorConfig, Generator, GeneratorsError};
 
 /// How the centroids start.
@@ -169,8 +168,12 @@ impl KMeans {
     pub fn step(&self, x: &Tensor) -> Result<Tensor, GeneratorsError> {
         let (clusters, _) = self.nearest(x)?;
         tch::no_grad(|| {
-            let codes = clusters.one_hot(self.config.clusters).to_kind(x.kind());
-            let (sums, counts) = cluster_sums(&codes, x)?;
+            // The closed form of the generator's least-squares fit to one-hot codes: each
+            // cluster's sum over its count, accumulated without materializing the codes.
+            let k = self.config.clusters;
+            let sums = Tensor::zeros([k, x.size()[1]], (x.kind(), x.device()))
+                .f_index_add(0, &clusters, x)?;
+            let counts = clusters.bincount::<Tensor>(None, k).to_kind(x.kind());
             self.generator.set_from_sums(&sums, &counts);
             Ok(clusters)
         })
@@ -278,10 +281,10 @@ mod tests {
     use super::*;
     use tch::{nn::VarStore, Device};
 
-    /// Three Gaussian blobs in 2D, 30 points each.
+    /// Three well-separated Gaussian blobs in 2D, 30 points each.
     fn blobs() -> Tensor {
         tch::manual_seed(0);
-        let centers = Tensor::from_slice(&[0.0f32, 0.0, 5.0, 5.0, -5.0, 5.0]).view([3, 2]);
+        let centers = Tensor::from_slice(&[0.0f32, 0.0, 20.0, 20.0, -20.0, 20.0]).view([3, 2]);
         centers.repeat_interleave_self_int(30, 0, None)
             + Tensor::randn([90, 2], (Kind::Float, Device::Cpu))
     }

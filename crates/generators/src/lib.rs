@@ -10,12 +10,14 @@
 //! - [`kmeans`]: k-means as an autoencoder (nearest-centroid encoder, constant generator).
 //! - [`mixture`]: a Gaussian per cluster with low-rank-plus-diagonal covariance (EM).
 //! - [`pca`]: the linear projection the mixture can work in.
+//! - [`capsules`]: the computer-graphics generator: templates warped by bounded affine poses.
 //! - [`surrogate`]: a frozen learned approximation of a real renderer, fed with renderer
 //!   parameters; [`translation`] optionally places what it draws.
 //!
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
 
+pub mod capsules;
 pub mod constant;
 pub mod generator;
 pub mod kmeans;
@@ -27,6 +29,7 @@ pub mod translation;
 
 mod error;
 
+pub use capsules::{CapsuleGenerator, CapsuleGeneratorConfig};
 pub use constant::{ConstantGenerator, ConstantGeneratorConfig};
 pub use error::GeneratorsError;
 pub use generator::{Generator, GeneratorConfig, OutputKind};

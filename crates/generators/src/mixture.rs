@@ -393,7 +393,11 @@ impl Mixture {
 fn statistics(x: &Tensor, weights: &Tensor) -> Statistics {
     let counts = weights.sum_dim_intlist(0, false, None::<Kind>);
     let sums = weights.tr().matmul(x);
-    let squares = Tensor::einsum("nk,nd,ne->kde", &[weights, x, x], None::<i64>);
+    // One cluster at a time: a single einsum would build an [N, K, D] intermediate.
+    let squares: Vec<Tensor> = (0..weights.size()[1])
+        .map(|k| (x * weights.select(1, k).unsqueeze(1)).tr().matmul(x))
+        .collect();
+    let squares = Tensor::stack(&squares, 0);
     Statistics {
         counts,
         sums,

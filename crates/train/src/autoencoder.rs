@@ -88,7 +88,8 @@ impl AutoencoderConfig {
         let mut widths = self.code.validate()?;
         let mut transforms = Vec::with_capacity(self.transforms.len());
         for (i, transform) in self.transforms.iter().enumerate() {
-            transforms.push(transform.build(&(path / format!("transform{i}")), &widths)?);
+            let path = path / format!("transform{i}");
+            transforms.push(transform.build_with_widths(&path, &widths)?);
             transform.infer_widths(&mut widths)?;
         }
         Ok(Autoencoder {
@@ -194,8 +195,7 @@ impl Autoencoder {
         self.losses_with_side(images, Vec::new(), train)
     }
 
-    /// The losses of `images` with side inputs (see [`Autoencoder::encode_with_side`]):
-    /// `reconstruction`, then the transforms' penalties; their reports are logged only.
+    /// The losses of `images` with side inputs (see [`Autoencoder::encode_with_side`]).
     pub fn losses_with_side(
         &self,
         images: &Tensor,
@@ -203,7 +203,18 @@ impl Autoencoder {
         train: bool,
     ) -> Result<Losses, TrainError> {
         let code = self.encode_with_side(images, side, train)?;
-        let output = self.generate(&code, train)?;
+        self.losses_of_code(&code, images, train)
+    }
+
+    /// The losses of `code`, the code of `images`: `reconstruction`, then the code's
+    /// penalties; its reports are logged only. For models that add terms of their own.
+    pub fn losses_of_code(
+        &self,
+        code: &Code,
+        images: &Tensor,
+        train: bool,
+    ) -> Result<Losses, TrainError> {
+        let output = self.generate(code, train)?;
         let reconstruction = self.reconstruction_error(&output, images).mean(Kind::Float);
         let named = |list: &[Penalty]| -> Vec<(String, Tensor)> {
             list.iter()

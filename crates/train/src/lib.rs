@@ -10,11 +10,13 @@
 //! - [`metrics`]: clustering metrics (Hungarian, majority and one-label accuracy, NMI, ARI)
 //!   and the mutual information gap.
 //! - [`retrieval`]: bit-packed Hamming search for semantic hashing.
+//! - [`neighbors`]: PCA projection and cosine nearest neighbours.
 //! - [`sprites`]: a real, non-differentiable 2D renderer and a sprites data set with known
 //!   factors.
 //! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
 //! - [`cluster_models`]: k-means and the Gaussian mixture as [`clustering::ClusterModel`]s.
 //! - [`cluster_autoencoder`]: the talk's three MLP clustering autoencoders.
+//! - [`capsule_clustering`]: clustering with the capsule (computer-graphics) generator.
 //! - [`pictures`]: PNG grids and bar charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
 //!
@@ -23,6 +25,7 @@
 
 pub mod atomic;
 pub mod autoencoder;
+pub mod capsule_clustering;
 pub mod checkpoint;
 pub mod cluster_autoencoder;
 pub mod cluster_models;
@@ -31,6 +34,7 @@ pub mod data;
 pub mod log;
 pub mod metrics;
 pub mod model;
+pub mod neighbors;
 pub mod optim;
 pub mod pictures;
 pub mod progress;

@@ -1,0 +1,531 @@
+//! The capsule generator of the computer-graphics autoencoder ("PoC: graphics for MNIST").
+//!
+//! - **Learned constants**: small image templates, `C` capsules per cluster, `[K, C, h, w]`,
+//!   and, when `C > 1`, each capsule's default pose within its cluster.
+//! - **Learned function**: free code units (`pose`, per cluster) become bounded affine poses
+//!   ([`pose::PoseBounds`]): one global pose per cluster, and with `C > 1` a bounded residual
+//!   per capsule around its default pose, under the global one. One optional unit per cluster
+//!   sets the stroke thickness.
+//! - **Hard-coded function**: [`render::warp`] applies the poses to the templates with
+//!   bilinear sampling; [`render::composite`] adds the capsules and clamps the sum.
+//!
+//! The pose units of one cluster are laid out as `[global (6) | thickness (1, if enabled) |
+//! residual (6) per capsule (if C > 1)]`, and the `pose` group holds `K` such blocks.
+//!
+//! Rendering costs one warp per capsule and image: [`CapsuleGenerator::render_clusters`]
+//! renders one chosen cluster per image (`B · C` warps); [`CapsuleGenerator::render_all`]
+//! renders every cluster (`B · K · C` warps), for choosing the cluster by reconstruction.
+
+pub mod pose;
+pub mod render;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Tensor};
+
+use aecraft_codes::{Code, GroupWidths};
+use aecraft_tensor::shape::expect_shape;
+
+use crate::{Generator, GeneratorsError, OutputKind};
+use pose::{compose, PoseBounds, POSE_UNITS};
+use render::{composite, warp};
+
+/// Configuration of a [`CapsuleGenerator`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CapsuleGeneratorConfig {
+    /// The number of clusters K, each with its own capsules.
+    pub clusters: i64,
+    /// Capsules per cluster, C.
+    pub capsules: i64,
+    /// Template height `h` in pixels.
+    pub template_height: i64,
+    /// Template width `w` in pixels.
+    pub template_width: i64,
+    /// Canvas (output image) height H; the output has `H * W` features.
+    pub canvas_height: i64,
+    /// Canvas width W.
+    pub canvas_width: i64,
+    /// Bounds of each cluster's global pose.
+    pub pose: PoseBounds,
+    /// Bounds of each capsule's residual around its default pose (used when C > 1).
+    pub residual: PoseBounds,
+    /// Bound on the thickness unit `g`: the rendering is raised to `exp(g)`, `|g| ≤
+    /// thickness`. 0 removes the unit.
+    pub thickness: f64,
+    /// The code group holding the cluster choice, `[B, K]` (one-hot, possibly
+    /// straight-through).
+    pub cluster_input: String,
+    /// The code group holding the pose units, `[B, K * pose_units]`.
+    pub pose_input: String,
+}
+
+impl Default for CapsuleGeneratorConfig {
+    /// 25 clusters of one whole-digit 28×28 capsule on a 28×28 canvas.
+    fn default() -> Self {
+        Self {
+            clusters: 25,
+            capsules: 1,
+            template_height: 28,
+            template_width: 28,
+            canvas_height: 28,
+            canvas_width: 28,
+            pose: PoseBounds::default(),
+            residual: PoseBounds::residual(),
+            thickness: 1.0,
+            cluster_input: "cluster".into(),
+            pose_input: "pose".into(),
+        }
+    }
+}
+
+impl CapsuleGeneratorConfig {
+    /// Checks every field, naming the one at fault.
+    pub fn validate(&self) -> Result<(), GeneratorsError> {
+        for (field, value) in [
+            ("capsules.clusters", self.clusters),
+            ("capsules.capsules", self.capsules),
+            ("capsules.template_height", self.template_height),
+            ("capsules.template_width", self.template_width),
+            ("capsules.canvas_height", self.canvas_height),
+            ("capsules.canvas_width", self.canvas_width),
+        ] {
+            if value < 1 {
+                return Err(GeneratorsError::config(field, value, "must be at least 1"));
+            }
+        }
+        if !(self.thickness >= 0.0 && self.thickness.is_finite()) {
+            return Err(GeneratorsError::config(
+                "capsules.thickness",
+                self.thickness,
+                "must be a finite number at least 0 (0 removes the thickness unit)",
+            ));
+        }
+        self.pose.validate("capsules.pose")?;
+        self.residual.validate("capsules.residual")
+    }
+
+    /// Pose units per cluster: 6 global, 1 thickness if enabled, 6 per capsule if C > 1.
+    pub fn pose_units_per_cluster(&self) -> i64 {
+        let thickness = i64::from(self.thickness > 0.0);
+        let residuals = if self.capsules > 1 {
+            POSE_UNITS * self.capsules
+        } else {
+            0
+        };
+        POSE_UNITS + thickness + residuals
+    }
+
+    /// The width of the `pose` code group: `K` blocks of [`Self::pose_units_per_cluster`].
+    pub fn pose_width(&self) -> i64 {
+        self.clusters * self.pose_units_per_cluster()
+    }
+
+    /// Builds the generator under `path`; the templates start at 0.5 plus noise (set them
+    /// with [`CapsuleGenerator::set_templates`], e.g. from k-means centroids).
+    pub fn build(&self, path: &nn::Path) -> Result<CapsuleGenerator, GeneratorsError> {
+        self.validate()?;
+        let (k, c) = (self.clusters, self.capsules);
+        let templates = path.var(
+            "templates",
+            &[k, c, self.template_height, self.template_width],
+            nn::Init::Uniform { lo: 0.4, up: 0.6 },
+        );
+        let default_poses = (c > 1).then(|| {
+            let init = default_pose_init(self, path.device());
+            path.var_copy("default_poses", &init)
+        });
+        Ok(CapsuleGenerator {
+            config: self.clone(),
+            templates,
+            default_poses,
+        })
+    }
+
+    /// Builds the generator for a pipeline whose code groups have `widths` and whose output
+    /// has `output` features; see [`crate::GeneratorConfig::build`].
+    pub fn build_for(
+        &self,
+        path: &nn::Path,
+        widths: &GroupWidths,
+        output: i64,
+    ) -> Result<CapsuleGenerator, GeneratorsError> {
+        self.validate()?;
+        for (field, group, expected) in [
+            ("capsules.cluster_input", &self.cluster_input, self.clusters),
+            ("capsules.pose_input", &self.pose_input, self.pose_width()),
+        ] {
+            match widths.get(group) {
+                Some(&w) if w == expected => {}
+                found => {
+                    return Err(GeneratorsError::config(
+                        field,
+                        group,
+                        &format!("the group must be {expected} wide; found {found:?}"),
+                    ))
+                }
+            }
+        }
+        let canvas = self.canvas_height * self.canvas_width;
+        if output != canvas {
+            return Err(GeneratorsError::config(
+                "capsules.canvas_height",
+                self.canvas_height,
+                &format!(
+                    "the canvas has {canvas} pixels but the data has {output} features per image"
+                ),
+            ));
+        }
+        self.build(path)
+    }
+}
+
+/// Default capsule poses of a cluster with `C > 1`: each template shrunk to its own pixel
+/// size on the canvas, then spread at random around the centre. `[K, C, 2, 3]`.
+fn default_pose_init(config: &CapsuleGeneratorConfig, device: tch::Device) -> Tensor {
+    let (k, c) = (config.clusters, config.capsules);
+    let scale_x = config.template_width as f64 / config.canvas_width as f64;
+    let scale_y = config.template_height as f64 / config.canvas_height as f64;
+    let linear = Tensor::from_slice(&[scale_x, 0.0, 0.0, scale_y])
+        .to_kind(Kind::Float)
+        .view([1, 1, 2, 2])
+        .repeat([k, c, 1, 1]);
+    let shift = (Tensor::rand([k, c, 2, 1], (Kind::Float, tch::Device::Cpu)) - 0.5) * 0.2;
+    Tensor::cat(&[linear, shift], -1).to_device(device)
+}
+
+/// The capsule generator; see the module docs.
+#[derive(Debug)]
+pub struct CapsuleGenerator {
+    config: CapsuleGeneratorConfig,
+    /// `[K, C, h, w]`, kept in `[0, 1]` by [`Self::project_templates`].
+    templates: Tensor,
+    /// `[K, C, 2, 3]` when C > 1.
+    default_poses: Option<Tensor>,
+}
+
+impl CapsuleGenerator {
+    /// The configuration.
+    pub fn config(&self) -> &CapsuleGeneratorConfig {
+        &self.config
+    }
+
+    /// The templates, `[K, C, h, w]`.
+    pub fn templates(&self) -> &Tensor {
+        &self.templates
+    }
+
+    /// Overwrites the templates with `templates`, any shape of `K * C * h * w` values in
+    /// `[K, C, h, w]` order (e.g. `[K, h*w]` k-means centroids when C = 1), clamped to `[0, 1]`.
+    pub fn set_templates(&mut self, templates: &Tensor) -> Result<(), GeneratorsError> {
+        let size = self.templates.size();
+        let values = templates.f_reshape(size.as_slice()).map_err(|_| {
+            GeneratorsError::config(
+                "templates",
+                format!("{:?}", templates.size()),
+                &format!("expected {size:?} values"),
+            )
+        })?;
+        tch::no_grad(|| {
+            self.templates
+                .copy_(&values.to_kind(self.templates.kind()).clamp(0.0, 1.0));
+        });
+        Ok(())
+    }
+
+    /// Splits cluster `source` in two for re-seeding cluster `target`: both get the source's
+    /// templates (and default poses), scaled pixel by pixel by `1 + e` and `1 - e` for
+    /// uniform `e` in `[-noise, noise]`, then clamped. The two copies are equally far from
+    /// the original, so each draws part of its images better than the other, and the background
+    /// stays empty.
+    pub fn split_cluster(&mut self, source: i64, target: i64, noise: f64) {
+        tch::no_grad(|| {
+            let from = self.templates.get(source).copy();
+            let e = (from.rand_like() - 0.5) * (2.0 * noise);
+            let up = (&from * (&e + 1.0)).clamp(0.0, 1.0);
+            let down = (&from * (-&e + 1.0)).clamp(0.0, 1.0);
+            self.templates.get(target).copy_(&up);
+            self.templates.get(source).copy_(&down);
+            if let Some(defaults) = &self.default_poses {
+                defaults.get(target).copy_(&defaults.get(source));
+            }
+        });
+    }
+
+    /// Clamps the templates back into `[0, 1]` (call after each optimizer step).
+    pub fn project_templates(&mut self) {
+        tch::no_grad(|| {
+            let _ = self.templates.clamp_(0.0, 1.0);
+        });
+    }
+
+    /// Renders cluster `clusters[b]` with pose units `pose[b]` for every image `b`.
+    ///
+    /// `clusters`: `[B]` int64; `pose`: `[B, K * pose_units]` (the whole `pose` group).
+    /// Returns `[B, H*W]` pixel values in `[0, 1]`. Costs `B · C` warps.
+    pub fn render_clusters(
+        &self,
+        clusters: &Tensor,
+        pose: &Tensor,
+    ) -> Result<Tensor, GeneratorsError> {
+        let (k, p) = (self.config.clusters, self.config.pose_units_per_cluster());
+        expect_shape(clusters, &[None], "capsules: clusters")?;
+        let b = clusters.size()[0];
+        expect_shape(pose, &[Some(b), Some(k * p)], "capsules: pose")?;
+        let index = clusters.to_kind(Kind::Int64);
+        let gather = index.view([b, 1, 1]).expand([b, 1, p], false);
+        let units = pose
+            .view([b, k, p])
+            .gather(1, &gather, false)
+            .squeeze_dim(1);
+        Ok(self.render(&index, &units))
+    }
+
+    /// Renders every cluster for every image: `pose` `[B, K * pose_units]` → `[B, K, H*W]`.
+    /// Costs `B · K · C` warps.
+    pub fn render_all(&self, pose: &Tensor) -> Result<Tensor, GeneratorsError> {
+        self.render_every_cluster(pose, &self.templates, self.default_poses.as_ref())
+    }
+
+    /// [`Self::render_all`] with the learned constants (templates, default poses) held
+    /// fixed: gradients reach the pose units only.
+    pub fn render_all_for_poses(&self, pose: &Tensor) -> Result<Tensor, GeneratorsError> {
+        let defaults = self.default_poses.as_ref().map(Tensor::detach);
+        self.render_every_cluster(pose, &self.templates.detach(), defaults.as_ref())
+    }
+
+    fn render_every_cluster(
+        &self,
+        pose: &Tensor,
+        templates: &Tensor,
+        default_poses: Option<&Tensor>,
+    ) -> Result<Tensor, GeneratorsError> {
+        let (k, p) = (self.config.clusters, self.config.pose_units_per_cluster());
+        expect_shape(pose, &[None, Some(k * p)], "capsules: pose")?;
+        let b = pose.size()[0];
+        let clusters = Tensor::arange(k, (Kind::Int64, pose.device())).repeat([b]);
+        let rendered = render_with(
+            &self.config,
+            templates,
+            default_poses,
+            &clusters,
+            &pose.reshape([b * k, p]),
+        );
+        Ok(rendered.view([b, k, -1]))
+    }
+
+    /// The templates at their default poses, `[K, H*W]`: what each cluster draws with all
+    /// pose units at 0.
+    pub fn prototypes(&self) -> Tensor {
+        let k = self.config.clusters;
+        let units = Tensor::zeros(
+            [k, self.config.pose_units_per_cluster()],
+            (self.templates.kind(), self.templates.device()),
+        );
+        self.render(&Tensor::arange(k, (Kind::Int64, units.device())), &units)
+    }
+
+    fn render(&self, clusters: &Tensor, units: &Tensor) -> Tensor {
+        render_with(
+            &self.config,
+            &self.templates,
+            self.default_poses.as_ref(),
+            clusters,
+            units,
+        )
+    }
+}
+
+/// Renders cluster `clusters[n]` (`[N]`) of `templates` (`[K, C, h, w]`) with that
+/// cluster's pose units `units[n]` (`[N, pose_units]`): `[N, H*W]`.
+fn render_with(
+    config: &CapsuleGeneratorConfig,
+    templates: &Tensor,
+    default_poses: Option<&Tensor>,
+    clusters: &Tensor,
+    units: &Tensor,
+) -> Tensor {
+    let (c, h, w) = (
+        config.capsules,
+        config.template_height,
+        config.template_width,
+    );
+    let (height, width) = (config.canvas_height, config.canvas_width);
+    let n = clusters.size()[0];
+    let global = config
+        .pose
+        .affine(&units.narrow(1, 0, POSE_UNITS), height, width);
+    let thickness =
+        (config.thickness > 0.0).then(|| units.select(1, POSE_UNITS).tanh() * config.thickness);
+    let poses = match default_poses {
+        None => global.unsqueeze(1),
+        Some(defaults) => {
+            let start = units.size()[1] - POSE_UNITS * c;
+            let residual_units = units
+                .narrow(1, start, POSE_UNITS * c)
+                .view([n, c, POSE_UNITS]);
+            let residual = config.residual.affine(&residual_units, height, width);
+            let local = compose(&defaults.index_select(0, clusters), &residual);
+            compose(&global.unsqueeze(1), &local)
+        }
+    };
+    let templates = templates.index_select(0, clusters).view([n * c, h, w]);
+    let warped = warp(&templates, &poses.reshape([n * c, 2, 3]), height, width);
+    composite(&warped.view([n, c, height, width]), thickness.as_ref())
+}
+
+impl Generator for CapsuleGenerator {
+    /// Reads `cluster` (`[B, K]`, one-hot) and `pose` (`[B, K * pose_units]`) and renders each
+    /// image's chosen cluster only: `[B, H*W]` pixel values. The rendering is multiplied by
+    /// the chosen entry of `cluster` (1 in the forward pass), so a straight-through one-hot
+    /// passes gradients to the cluster logits.
+    fn generate(&self, code: &Code, _train: bool) -> Result<Tensor, GeneratorsError> {
+        let cluster = code.get(&self.config.cluster_input)?;
+        let pose = code.get(&self.config.pose_input)?;
+        expect_shape(
+            cluster,
+            &[None, Some(self.config.clusters)],
+            "capsules: cluster",
+        )?;
+        let chosen = cluster.argmax(1, false);
+        let weight = cluster.gather(1, &chosen.unsqueeze(1), false);
+        Ok(self.render_clusters(&chosen, pose)? * weight)
+    }
+
+    fn output_kind(&self) -> OutputKind {
+        OutputKind::Values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{nn::VarStore, Device};
+
+    fn small(capsules: i64) -> CapsuleGeneratorConfig {
+        CapsuleGeneratorConfig {
+            clusters: 3,
+            capsules,
+            template_height: 5,
+            template_width: 4,
+            canvas_height: 6,
+            canvas_width: 5,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn pose_width_counts_global_thickness_and_residual_units() {
+        assert_eq!(small(1).pose_width(), 3 * 7);
+        assert_eq!(small(4).pose_width(), 3 * (7 + 24));
+        let thin = CapsuleGeneratorConfig {
+            thickness: 0.0,
+            ..small(1)
+        };
+        assert_eq!(thin.pose_width(), 3 * 6);
+    }
+
+    #[test]
+    fn shapes_of_renderings() {
+        tch::manual_seed(0);
+        for capsules in [1, 3] {
+            let vs = VarStore::new(Device::Cpu);
+            let config = small(capsules);
+            let generator = config.build(&vs.root()).unwrap();
+            let pose = Tensor::randn([4, config.pose_width()], (Kind::Float, Device::Cpu));
+            let clusters = Tensor::from_slice(&[0i64, 2, 1, 2]);
+            let one = generator.render_clusters(&clusters, &pose).unwrap();
+            assert_eq!(one.size(), vec![4, 30]);
+            let all = generator.render_all(&pose).unwrap();
+            assert_eq!(all.size(), vec![4, 3, 30]);
+            // Rendering one chosen cluster equals that cluster's slice of rendering all.
+            let picked = all.gather(
+                1,
+                &clusters.view([4, 1, 1]).expand([4, 1, 30], false),
+                false,
+            );
+            assert!(picked.squeeze_dim(1).allclose(&one, 1e-5, 1e-6, false));
+            assert_eq!(generator.prototypes().size(), vec![3, 30]);
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_errors_not_panics() {
+        let vs = VarStore::new(Device::Cpu);
+        let mut generator = small(1).build(&vs.root()).unwrap();
+        let pose = Tensor::zeros([4, 5], (Kind::Float, Device::Cpu));
+        let err = generator.render_all(&pose).unwrap_err().to_string();
+        assert!(err.contains("capsules: pose"), "{err}");
+        let clusters = Tensor::zeros([3], (Kind::Int64, Device::Cpu));
+        let pose = Tensor::zeros([4, 21], (Kind::Float, Device::Cpu));
+        assert!(generator.render_clusters(&clusters, &pose).is_err());
+        assert!(generator
+            .set_templates(&Tensor::zeros([2, 2], (Kind::Float, Device::Cpu)))
+            .is_err());
+    }
+
+    #[test]
+    fn zero_pose_units_with_one_capsule_draw_the_template() {
+        let vs = VarStore::new(Device::Cpu);
+        let config = CapsuleGeneratorConfig {
+            clusters: 2,
+            template_height: 6,
+            template_width: 5,
+            canvas_height: 6,
+            canvas_width: 5,
+            ..Default::default()
+        };
+        let mut generator = config.build(&vs.root()).unwrap();
+        let templates = Tensor::rand([2, 1, 6, 5], (Kind::Float, Device::Cpu)) * 0.9 + 0.05;
+        generator.set_templates(&templates).unwrap();
+        let expected = templates.view([2, 30]);
+        assert!(generator
+            .prototypes()
+            .allclose(&expected, 1e-5, 1e-6, false));
+    }
+
+    #[test]
+    fn generate_reads_the_cluster_and_pose_groups() {
+        let vs = VarStore::new(Device::Cpu);
+        let config = small(2);
+        let widths = GroupWidths::from([
+            ("cluster".to_owned(), 3),
+            ("pose".to_owned(), config.pose_width()),
+        ]);
+        let generator = config.build_for(&vs.root(), &widths, 30).unwrap();
+        let mut code = Code::new();
+        code.insert("cluster", Tensor::eye(3, (Kind::Float, Device::Cpu)));
+        code.insert(
+            "pose",
+            Tensor::zeros([3, config.pose_width()], (Kind::Float, Device::Cpu)),
+        );
+        let out = generator.generate(&code, false).unwrap();
+        assert!(out.allclose(&generator.prototypes(), 1e-5, 1e-6, false));
+        assert_eq!(generator.output_kind(), OutputKind::Values);
+    }
+
+    #[test]
+    fn mismatched_groups_and_canvas_are_config_errors() {
+        let vs = VarStore::new(Device::Cpu);
+        let widths = GroupWidths::from([("cluster".to_owned(), 3), ("pose".to_owned(), 4)]);
+        let err = small(1)
+            .build_for(&vs.root(), &widths, 30)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("capsules.pose_input"), "{err}");
+        let widths = GroupWidths::from([("cluster".to_owned(), 3), ("pose".to_owned(), 21)]);
+        let err = small(1)
+            .build_for(&vs.root(), &widths, 31)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("capsules.canvas_height"), "{err}");
+        let bad = CapsuleGeneratorConfig {
+            capsules: 0,
+            ..small(1)
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("capsules.capsules"));
+    }
+}

@@ -1,0 +1,381 @@
+//! The talk's clustering section on MNIST: k-means as an autoencoder (`constant`), a Gaussian
+//! generator per cluster (`gaussian`), and the three MLP clustering autoencoders (`mlp` with
+//! `--variant naive|free|discrete`). Training never sees a label; labels are revealed only
+//! to score the clusters.
+//!
+//! ```text
+//! cargo run --release --example clustering -- --out runs/clustering \
+//!     [--generator constant|gaussian|mlp|capsules] [--variant naive|free|discrete] \
+//!     [--clusters 25] [--epochs N] [--seed S] [--limit N] [--threads 1]
+//! ```
+//!
+//! Writes `metrics.json`, `clusters.png` (per cluster: its prototype, then its most confident
+//! test images), `cluster_sizes.png`, and the checkpoint (`config.json`, `model.safetensors`,
+//! and for `mlp` the optimizer and training state, plus `log.jsonl`) into `--out`.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tch::Device;
+
+use aecraft::cli::{parse_widths, RunArgs};
+use aecraft::generators::{KMeansConfig, MixtureConfig};
+use aecraft::prelude::*;
+use aecraft::train::clustering::{clustering_metrics, save_cluster_pictures, ClusterModel};
+use aecraft::train::{
+    atomic, ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig,
+    GaussianMixtureModel, KMeansModel, LrSchedule,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum GeneratorChoice {
+    /// k-means: one constant image per cluster.
+    Constant,
+    /// A Gaussian per cluster with low-rank-plus-diagonal covariance (EM, on PCA features).
+    Gaussian,
+    /// An MLP clustering autoencoder (see --variant).
+    Mlp,
+    /// The capsule graphics generator (issue 4).
+    Capsules,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VariantChoice {
+    /// A softmax cluster code alone.
+    Naive,
+    /// A softmax cluster code plus free units.
+    Free,
+    /// Noise on the logits makes the cluster choice discrete in training.
+    Discrete,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Cluster MNIST with the talk's clustering autoencoders")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The generator.
+    #[arg(long, value_enum, default_value = "mlp")]
+    generator: GeneratorChoice,
+    /// The MLP clustering autoencoder's version (with --generator mlp).
+    #[arg(long, value_enum, default_value = "discrete")]
+    variant: VariantChoice,
+    /// The number of clusters K.
+    #[arg(long, default_value_t = 25)]
+    clusters: i64,
+    /// Free code units beside the cluster choice (mlp; default 3 for `free`, else 0).
+    #[arg(long)]
+    free: Option<i64>,
+    /// Standard deviation of the noise on the logits (mlp, variant discrete).
+    #[arg(long, default_value_t = 2.0)]
+    noise_std: f64,
+    /// Weight of the usage prior that keeps all clusters in use (mlp).
+    #[arg(long, default_value_t = 10.0)]
+    usage_weight: f64,
+    /// Hidden widths of the encoder, mirrored in the generator (mlp).
+    #[arg(long, default_value = "512,256")]
+    hidden: String,
+    /// Images per training step (mlp).
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Adam's learning rate (mlp).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Independent k-means starts, the lowest training inertia kept (constant, gaussian).
+    #[arg(long, default_value_t = 3)]
+    restarts: usize,
+    /// Factors per cluster of the Gaussian's covariance (0: diagonal) (gaussian).
+    #[arg(long, default_value_t = 10)]
+    rank: i64,
+    /// Principal components the Gaussian mixture models (gaussian).
+    #[arg(long, default_value_t = 50)]
+    pca_dims: i64,
+    /// The most EM iterations (gaussian).
+    #[arg(long, default_value_t = 100)]
+    em_iterations: usize,
+    /// Hold out the last N training images and score on them instead of the test set (for
+    /// choosing hyperparameters without the test set).
+    #[arg(long)]
+    validation: Option<usize>,
+}
+
+/// What `config.json` holds: the model's configuration.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "generator", rename_all = "snake_case")]
+enum RunConfig {
+    Constant {
+        kmeans: KMeansConfig,
+    },
+    Gaussian {
+        gaussian: GaussianMixtureConfig,
+    },
+    Mlp {
+        model: ClusterAutoencoderConfig,
+        train: TrainConfig,
+    },
+}
+
+/// A fitted model, its training time and what else it reports.
+struct Fitted {
+    model: Box<dyn ClusterModel>,
+    train_seconds: f64,
+    train_images_per_second: f64,
+    extra: Map<String, Value>,
+}
+
+const DEFAULT_EPOCHS: usize = 10;
+/// Test images shown per cluster in `clusters.png`.
+const MEMBERS_SHOWN: usize = 8;
+/// Classes of MNIST.
+const CLASSES: usize = 10;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let device = args.run.prepare()?;
+    if args.clusters < 2 {
+        anyhow::bail!("--clusters {}: needs at least 2 clusters", args.clusters);
+    }
+    if args.run.resume.is_some() && args.generator != GeneratorChoice::Mlp {
+        anyhow::bail!(
+            "--resume is supported for --generator mlp only; the others refit in minutes"
+        );
+    }
+    let splits = args.run.load_data()?;
+    let (train, eval_name, eval) = match args.validation {
+        Some(n) if n >= splits.train.len() => anyhow::bail!(
+            "--validation {n} leaves no training images (the training split has {})",
+            splits.train.len()
+        ),
+        Some(n) => {
+            let cut = splits.train.len() - n;
+            (
+                splits.train.take(cut),
+                "validation",
+                splits.train.slice(cut, n),
+            )
+        }
+        None => (splits.train, "test", splits.test),
+    };
+    let (train, eval) = (train.to_device(device), eval.to_device(device));
+    eprintln!(
+        "clustering {} training images into {} clusters with the {:?} generator on {device:?}",
+        train.len(),
+        args.clusters,
+        args.generator
+    );
+
+    let fitted = match args.generator {
+        GeneratorChoice::Constant => fit_constant(&args, &train, device)?,
+        GeneratorChoice::Gaussian => fit_gaussian(&args, &train, &eval, device)?,
+        GeneratorChoice::Mlp => fit_mlp(&args, &train, device)?,
+        GeneratorChoice::Capsules => {
+            anyhow::bail!("the capsule generator is not available yet (issue 4)")
+        }
+    };
+
+    let train_assignments = fitted.model.assign(&train)?;
+    let eval_assignments = fitted.model.assign(&eval)?;
+    let scores = clustering_metrics(
+        &train_assignments,
+        &train.label_vec("one_label_accuracy")?,
+        &eval_assignments,
+        &eval.label_vec("clustering metrics")?,
+        fitted.model.clusters(),
+        CLASSES,
+    )?;
+    let mut metrics = json!({
+        "generator": args.generator,
+        "variant": (args.generator == GeneratorChoice::Mlp).then(|| variant(&args)),
+        "clusters": args.clusters,
+        "train_seconds": fitted.train_seconds,
+        "train_images_per_second": fitted.train_images_per_second,
+        "train_images": train.len(),
+        "evaluated_on": eval_name,
+        "seed": args.run.seed,
+    });
+    let object = metrics.as_object_mut().context("metrics are an object")?;
+    if let Value::Object(scores) = serde_json::to_value(&scores)? {
+        object.extend(scores);
+    }
+    object.extend(fitted.extra);
+    atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
+    save_cluster_pictures(
+        &args.run.out,
+        fitted.model.as_ref(),
+        &eval,
+        &eval_assignments,
+        MEMBERS_SHOWN,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&metrics)?);
+    Ok(())
+}
+
+fn variant(args: &Args) -> ClusterVariant {
+    match args.variant {
+        VariantChoice::Naive => ClusterVariant::Naive,
+        VariantChoice::Free => ClusterVariant::Free,
+        VariantChoice::Discrete => ClusterVariant::Discrete,
+    }
+}
+
+fn kmeans_config(args: &Args) -> KMeansConfig {
+    KMeansConfig {
+        clusters: args.clusters,
+        restarts: args.restarts,
+        ..Default::default()
+    }
+}
+
+/// Times `fit`, returning its value and the seconds it took.
+fn timed<T>(fit: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, f64)> {
+    let started = Instant::now();
+    let value = fit()?;
+    Ok((value, started.elapsed().as_secs_f64()))
+}
+
+/// k-means on raw pixels.
+fn fit_constant(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<Fitted> {
+    let config = kmeans_config(args);
+    let model = KMeansModel::new(&config, train.pixels(), device)?;
+    let (report, seconds) = timed(|| Ok(model.fit(train)?))?;
+    let checkpoint = Checkpoint::new(&args.run.out);
+    checkpoint.save_config(&RunConfig::Constant { kmeans: config })?;
+    checkpoint.save_weights(model.var_store())?;
+    let mut extra = Map::new();
+    extra.insert("train_inertia".into(), json!(report.inertia));
+    extra.insert("kmeans".into(), serde_json::to_value(&report)?);
+    Ok(Fitted {
+        model: Box::new(model),
+        train_seconds: seconds,
+        train_images_per_second: train.len() as f64 / seconds,
+        extra,
+    })
+}
+
+/// PCA, k-means, then EM for the mixture of factor analyzers.
+fn fit_gaussian(
+    args: &Args,
+    train: &ImageDataset,
+    eval: &ImageDataset,
+    device: Device,
+) -> anyhow::Result<Fitted> {
+    let config = GaussianMixtureConfig {
+        pca_dims: args.pca_dims,
+        kmeans: kmeans_config(args),
+        mixture: MixtureConfig {
+            clusters: args.clusters,
+            rank: args.rank,
+            iterations: args.em_iterations,
+            ..Default::default()
+        },
+    };
+    let model = GaussianMixtureModel::new(&config, train.pixels(), device)?;
+    let (report, seconds) = timed(|| Ok(model.fit(train)?))?;
+    let checkpoint = Checkpoint::new(&args.run.out);
+    checkpoint.save_config(&RunConfig::Gaussian { gaussian: config })?;
+    checkpoint.save_weights(model.var_store())?;
+    let mut extra = Map::new();
+    extra.insert(
+        "test_log_likelihood".into(),
+        json!(model.mean_log_likelihood(eval)?),
+    );
+    extra.insert(
+        "train_log_likelihood".into(),
+        json!(model.mean_log_likelihood(train)?),
+    );
+    extra.insert("rank".into(), json!(args.rank));
+    extra.insert("pca_dims".into(), json!(args.pca_dims));
+    extra.insert("em_iterations".into(), json!(report.em.iterations));
+    Ok(Fitted {
+        model: Box::new(model),
+        train_seconds: seconds,
+        train_images_per_second: train.len() as f64 / seconds,
+        extra,
+    })
+}
+
+/// The MLP clustering autoencoder, trained by the [`Trainer`] (resumable).
+fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<Fitted> {
+    let (model_config, train_config) = match &args.run.resume {
+        Some(dir) => {
+            let config: RunConfig = Checkpoint::new(dir)
+                .load_config()
+                .with_context(|| format!("resuming from {}", dir.display()))?;
+            let RunConfig::Mlp { model, mut train } = config else {
+                anyhow::bail!("{} does not hold an mlp clustering run", dir.display());
+            };
+            train.epochs = args.run.epochs_or(train.epochs);
+            (model, train)
+        }
+        None => mlp_configs(args, train.pixels())?,
+    };
+    let mut model = ClusterAutoencoder::new(&model_config, device)?;
+    let checkpoint = Checkpoint::new(&args.run.out);
+    let trainer = Trainer::new(train_config.clone())?
+        .with_checkpoint(checkpoint.clone())
+        .with_log(args.run.out_path("log.jsonl"));
+    let mut optimizer = trainer.optimizer(&model)?;
+    let state = match &args.run.resume {
+        Some(dir) => Checkpoint::new(dir)
+            .load(model.var_store_mut(), &mut optimizer)
+            .with_context(|| format!("resuming from {}", dir.display()))?,
+        None => Default::default(),
+    };
+    checkpoint.save_config(&RunConfig::Mlp {
+        model: model_config.clone(),
+        train: train_config,
+    })?;
+    let report = trainer.fit(&mut model, &mut optimizer, train, None, state)?;
+    let mut extra = Map::new();
+    extra.insert("free_units".into(), json!(model_config.free));
+    extra.insert("usage_weight".into(), json!(model_config.usage_weight));
+    extra.insert("noise_std".into(), json!(model_config.noise_std));
+    extra.insert("epochs".into(), json!(report.state.epochs_done));
+    Ok(Fitted {
+        train_seconds: report.state.train_seconds,
+        train_images_per_second: report.images_per_second(),
+        model: Box::new(model),
+        extra,
+    })
+}
+
+fn mlp_configs(
+    args: &Args,
+    pixels: i64,
+) -> anyhow::Result<(ClusterAutoencoderConfig, TrainConfig)> {
+    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    let variant = variant(args);
+    let free = args.free.unwrap_or(match variant {
+        ClusterVariant::Free => 3,
+        ClusterVariant::Naive | ClusterVariant::Discrete => 0,
+    });
+    let model = ClusterAutoencoderConfig {
+        input: pixels,
+        hidden,
+        clusters: args.clusters,
+        free,
+        variant,
+        noise_std: args.noise_std,
+        usage_weight: args.usage_weight,
+    };
+    model.autoencoder()?.validate()?;
+    let train = TrainConfig {
+        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
+        batch_size: args.batch,
+        seed: args.run.seed,
+        optimizer: AdamConfig {
+            lr: args.lr,
+            ..Default::default()
+        },
+        lr_schedule: LrSchedule::Cosine {
+            final_fraction: 0.1,
+        },
+        ..Default::default()
+    };
+    train.validate()?;
+    Ok((model, train))
+}

@@ -1,0 +1,400 @@
+//! The ignoring autoencoder: a code that leaves out the digit class.
+//!
+//! ```text
+//! cargo run --release --example ignoring -- --out runs/ignoring --method both [--code-size 16]
+//! ```
+//!
+//! Methods: `decoder-input` gives the generator the one-hot label next to the code
+//! ([`LabelInputConfig`]), so the code need not carry it; `adversary` trains a classifier on
+//! the code that the encoder must defeat ([`AdversaryConfig`]; by default the encoder
+//! pushes the adversary's prediction toward uniform, see [`EncoderObjective`]); `both` does
+//! both.
+//!
+//! After training, a fresh linear probe (multinomial logistic regression on standardized
+//! codes) is fitted on the training codes to predict the label and scored on the test codes;
+//! the same probe runs on a plain autoencoder with the same code size and training budget,
+//! trained in the same run.
+//!
+//! Writes `metrics.json`, `swap.png` (rows: test digits; columns: the input, then the digit
+//! regenerated from its code with labels 0–9; with `--method adversary`, whose generator
+//! reads no label, the input and its reconstruction), `log.jsonl` and the checkpoint of the
+//! ignoring model (the plain one goes to `plain/`) into `--out`.
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use aecraft::cli::{parse_widths, RunArgs};
+use aecraft::codes::{
+    AdversaryConfig, EncoderObjective, GaussianSamplerConfig, LabelInputConfig, TransformConfig,
+};
+use aecraft::generators::MlpGeneratorConfig;
+use aecraft::prelude::*;
+use aecraft::train::autoencoder::side_inputs;
+use aecraft::train::metrics::probe::{linear_probe_accuracy, majority_rate};
+use aecraft::train::pictures::save_image_grid;
+use aecraft::train::{atomic, evaluate, Autoencoder, LrSchedule, TrainReport};
+
+/// How the code is made to ignore the label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Method {
+    /// The generator also receives the one-hot label.
+    DecoderInput,
+    /// An adversary on the code must fail to recover the label.
+    Adversary,
+    /// Both.
+    Both,
+}
+
+impl Method {
+    fn decoder_input(self) -> bool {
+        matches!(self, Self::DecoderInput | Self::Both)
+    }
+
+    fn adversary(self) -> bool {
+        matches!(self, Self::Adversary | Self::Both)
+    }
+}
+
+/// What the encoder does against the adversary (see [`EncoderObjective`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Objective {
+    /// Make the adversary's prediction uniform.
+    Confusion,
+    /// Maximize the adversary's cross-entropy by gradient reversal.
+    Reversal,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Ignoring autoencoder on MNIST: a code without the digit class")]
+struct Args {
+    #[command(flatten)]
+    run: RunArgs,
+    /// How the code ignores the label.
+    #[arg(long, value_enum, default_value_t = Method::Both)]
+    method: Method,
+    /// Code units.
+    #[arg(long, default_value_t = 16)]
+    code_size: i64,
+    /// Hidden widths of the encoder (mirrored in the generator).
+    #[arg(long, default_value = "512,256")]
+    hidden: String,
+    /// Images per training step.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Weight of the adversary's cross-entropy.
+    #[arg(long, default_value_t = 1.0)]
+    adversary_weight: f64,
+    /// What the encoder does against the adversary: confusion (make its prediction
+    /// uniform) or reversal (maximize its cross-entropy by gradient reversal).
+    #[arg(long, value_enum, default_value_t = Objective::Confusion)]
+    objective: Objective,
+    /// Weight of the encoder's term against the adversary.
+    #[arg(long, default_value_t = 1.0)]
+    encoder_weight: f64,
+    /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
+    /// the probe and the adversary then read the mean, `z_mean`.
+    #[arg(long)]
+    variational: bool,
+    /// Weight of the Gaussian code's KL term (with `--variational`).
+    #[arg(long, default_value_t = 1.0)]
+    kl_weight: f64,
+    /// The adversary's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    adversary_lr: f64,
+    /// Hidden widths of the adversary.
+    #[arg(long, default_value = "256,256")]
+    adversary_hidden: String,
+    /// Hold out the last N training images and score the probe on them instead of the test
+    /// set (for tuning without the test set).
+    #[arg(long)]
+    validation: Option<usize>,
+}
+
+/// What `config.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct RunConfig {
+    method: Method,
+    model: AutoencoderConfig,
+    plain: AutoencoderConfig,
+    train: TrainConfig,
+}
+
+const DEFAULT_EPOCHS: usize = 8;
+const CLASSES: i64 = 10;
+const SWAP_ROWS: i64 = 10;
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let device = args.run.prepare()?;
+    let config = run_config(&args)?;
+    let splits = args.run.load_data()?;
+    let (train, eval_name, eval) = match args.validation {
+        Some(n) if n >= splits.train.len() => anyhow::bail!(
+            "--validation {n} leaves no training images (the training split has {})",
+            splits.train.len()
+        ),
+        Some(n) => {
+            let cut = splits.train.len() - n;
+            (
+                splits.train.take(cut),
+                "validation",
+                splits.train.slice(cut, n),
+            )
+        }
+        None => (splits.train, "test", splits.test),
+    };
+    let (train, eval) = (train.to_device(device), eval.to_device(device));
+
+    eprintln!(
+        "training an ignoring autoencoder ({:?}) on {} images for {} epochs on {device:?}",
+        config.method,
+        train.len(),
+        config.train.epochs
+    );
+    let checkpoint = Checkpoint::new(&args.run.out);
+    checkpoint.save_config(&config)?;
+    let (model, report) = train_model(
+        &args,
+        &config.model,
+        &config.train,
+        &train,
+        &eval,
+        eval_name,
+        "",
+    )?;
+    eprintln!("training the plain autoencoder with the same code size and budget");
+    let (plain, plain_report) = train_model(
+        &args,
+        &config.plain,
+        &config.train,
+        &train,
+        &eval,
+        eval_name,
+        "plain",
+    )?;
+
+    let probe = probe_accuracy(model.net(), code_group(&config.model), &train, &eval)?;
+    let plain_probe = probe_accuracy(plain.net(), code_group(&config.plain), &train, &eval)?;
+    let losses = evaluate(&model, &eval, config.train.eval_batch_size)?;
+    let metrics = serde_json::json!({
+        "method": config.method,
+        "probe": "multinomial logistic regression on standardized codes",
+        "probe_accuracy": probe,
+        "plain_probe_accuracy": plain_probe,
+        "chance_accuracy": majority_rate(&eval.label_vec("the chance rate")?)?,
+        "test_reconstruction_bce": losses["reconstruction"],
+        "plain_test_reconstruction_bce": evaluate(&plain, &eval, config.train.eval_batch_size)?["reconstruction"],
+        "adversary_accuracy": losses.get("adversary_accuracy"),
+        "train_seconds": report.state.train_seconds,
+        "plain_train_seconds": plain_report.state.train_seconds,
+        "evaluated_on": eval_name,
+        "code_size": args.code_size,
+        "epochs": report.state.epochs_done,
+        "seed": args.run.seed,
+    });
+    atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
+    save_swap(&args, model.net(), config.method, &eval)?;
+    println!("{}", serde_json::to_string_pretty(&metrics)?);
+    Ok(())
+}
+
+/// Trains `model` with a checkpoint in `--out`/`subdir` (resuming from `--resume`/`subdir`).
+fn train_model(
+    args: &Args,
+    model: &AutoencoderConfig,
+    train_config: &TrainConfig,
+    train: &ImageDataset,
+    eval: &ImageDataset,
+    eval_name: &str,
+    subdir: &str,
+) -> anyhow::Result<(AutoencoderModel, TrainReport)> {
+    let mut net = AutoencoderModel::new(model, train.images().device())?;
+    let checkpoint = Checkpoint::new(args.run.out.join(subdir));
+    let trainer = Trainer::new(train_config.clone())?
+        .with_checkpoint(checkpoint.clone())
+        .with_log(args.run.out.join(subdir).join("log.jsonl"));
+    let mut optimizer = trainer.optimizer(&net)?;
+    let state = match &args.run.resume {
+        Some(dir) => Checkpoint::new(dir.join(subdir))
+            .load(net.var_store_mut(), &mut optimizer)
+            .with_context(|| format!("resuming from {}", dir.join(subdir).display()))?,
+        None => Default::default(),
+    };
+    let evaluation = Evaluation {
+        name: eval_name,
+        data: eval,
+    };
+    let report = trainer.fit(&mut net, &mut optimizer, train, Some(evaluation), state)?;
+    Ok((net, report))
+}
+
+/// The configuration: from the checkpoint when resuming, else from the flags.
+fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
+    if let Some(dir) = &args.run.resume {
+        let mut config: RunConfig = Checkpoint::new(dir)
+            .load_config()
+            .with_context(|| format!("resuming from {}", dir.display()))?;
+        config.train.epochs = args.run.epochs_or(config.train.epochs);
+        return Ok(config);
+    }
+    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    let adversary_hidden = parse_widths(&args.adversary_hidden)
+        .map_err(|e| anyhow::anyhow!("--adversary-hidden: {e}"))?;
+    if args.code_size <= 0 {
+        anyhow::bail!(
+            "--code-size {}: the code needs at least one unit",
+            args.code_size
+        );
+    }
+    let plain = AutoencoderConfig::plain(&hidden, args.code_size);
+    let mut model = if args.variational {
+        let mut vae = AutoencoderConfig::vae(&hidden, args.code_size);
+        vae.transforms = vec![TransformConfig::Gaussian(GaussianSamplerConfig {
+            kl_weight: args.kl_weight,
+            ..Default::default()
+        })];
+        vae
+    } else {
+        plain.clone()
+    };
+    let mut generator_inputs = vec!["z".to_owned()];
+    if args.method.decoder_input() {
+        model
+            .transforms
+            .push(TransformConfig::LabelInput(LabelInputConfig::default()));
+        generator_inputs.push("label".into());
+    }
+    if args.method.adversary() {
+        model
+            .transforms
+            .push(TransformConfig::Adversary(AdversaryConfig {
+                inputs: vec!["z".into()],
+                mlp: MlpConfig::with_hidden(&adversary_hidden),
+                weight: args.adversary_weight,
+                objective: match args.objective {
+                    Objective::Confusion => EncoderObjective::Confusion,
+                    Objective::Reversal => EncoderObjective::Reversal,
+                },
+                encoder_weight: args.encoder_weight,
+                lr: args.adversary_lr,
+                ..Default::default()
+            }));
+    }
+    let reversed: Vec<i64> = hidden.iter().rev().copied().collect();
+    model.generator = GeneratorConfig::Mlp(MlpGeneratorConfig {
+        inputs: generator_inputs,
+        mlp: MlpConfig::with_hidden(&reversed),
+    });
+    model.validate()?;
+    let train = TrainConfig {
+        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
+        batch_size: args.batch,
+        seed: args.run.seed,
+        optimizer: AdamConfig {
+            lr: args.lr,
+            ..Default::default()
+        },
+        lr_schedule: LrSchedule::Cosine {
+            final_fraction: 0.1,
+        },
+        ..Default::default()
+    };
+    train.validate()?;
+    Ok(RunConfig {
+        method: args.method,
+        model,
+        plain,
+        train,
+    })
+}
+
+/// The group that holds the code proper: `z_mean` for a Gaussian code, else `z`.
+fn code_group(config: &AutoencoderConfig) -> &'static str {
+    let gaussian = config
+        .transforms
+        .iter()
+        .any(|t| matches!(t, TransformConfig::Gaussian(_)));
+    if gaussian {
+        "z_mean"
+    } else {
+        "z"
+    }
+}
+
+/// The evaluation-mode code (group `group`) of every image: `[N, code]`.
+fn codes(net: &Autoencoder, group: &str, data: &ImageDataset) -> anyhow::Result<Tensor> {
+    tch::no_grad(|| {
+        let parts = data
+            .ordered_batches(1000)
+            .map(|batch| {
+                let side = side_inputs(&batch);
+                Ok(net
+                    .encode_with_side(&batch.images, side, false)?
+                    .take(group)?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&parts, 0))
+    })
+}
+
+/// Test accuracy of a fresh linear probe fitted on the training codes.
+fn probe_accuracy(
+    net: &Autoencoder,
+    group: &str,
+    train: &ImageDataset,
+    eval: &ImageDataset,
+) -> anyhow::Result<f64> {
+    let label = |data: &ImageDataset| {
+        data.labels()
+            .map(Tensor::shallow_clone)
+            .context("the probe needs labelled data")
+    };
+    Ok(linear_probe_accuracy(
+        &codes(net, group, train)?,
+        &label(train)?,
+        &codes(net, group, eval)?,
+        &label(eval)?,
+        CLASSES,
+    )?)
+}
+
+/// `swap.png`: each of the first test digits, then regenerated with labels 0–9 (or, when the
+/// generator reads no label, its reconstruction).
+fn save_swap(
+    args: &Args,
+    net: &Autoencoder,
+    method: Method,
+    eval: &ImageDataset,
+) -> anyhow::Result<()> {
+    let inputs = eval.images().narrow(0, 0, SWAP_ROWS.min(eval.len() as i64));
+    let rows = inputs.size()[0];
+    let mut columns = vec![inputs.shallow_clone()];
+    if method.decoder_input() {
+        for label in 0..CLASSES {
+            let labels = Tensor::full([rows], label, (Kind::Int64, inputs.device()));
+            let generated = tch::no_grad(|| -> anyhow::Result<Tensor> {
+                let code = net.encode_with_side(&inputs, vec![("label".into(), labels)], false)?;
+                Ok(net.to_pixels(&net.generate(&code, false)?))
+            })?;
+            columns.push(generated);
+        }
+    } else {
+        columns.push(net.reconstruct(&inputs)?);
+    }
+    let per_row = columns.len();
+    let grid = Tensor::stack(&columns, 1).view([rows * per_row as i64, -1]);
+    save_image_grid(
+        &args.run.out_path("swap.png"),
+        &grid.to_device(Device::Cpu),
+        (eval.height(), eval.width()),
+        per_row,
+        2,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The toolbox's parts combined in one pipeline, trained briefly on small synthetic data:
+//! sparse binarizing (bits + discretization noise + sparsity prior), side information with an
+//! adversary, and the noise schedule driven by the trainer.
+
+use tch::{Device, Kind, Tensor};
+
+use aecraft::codes::{
+    AdversaryConfig, BinarizeConfig, CodeDropoutConfig, LabelInputConfig, LinearSchedule,
+    MaskConfig, SparsityPriorConfig, TransformConfig,
+};
+use aecraft::generators::MlpGeneratorConfig;
+use aecraft::prelude::*;
+use aecraft::train::Batch;
+
+/// `n` random 4×4 "images" from `classes` prototypes, labelled by prototype.
+fn synthetic(n: i64, classes: i64) -> ImageDataset {
+    let prototypes = Tensor::rand([classes, 16], (Kind::Float, Device::Cpu)).round();
+    let labels = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(classes);
+    let noise = Tensor::rand([n, 16], (Kind::Float, Device::Cpu)) * 0.2;
+    let images = (prototypes.index_select(0, &labels) * 0.8 + noise).clamp(0.0, 1.0);
+    ImageDataset::new(images, Some(labels), 4, 4).unwrap()
+}
+
+fn config(
+    code: Vec<GroupSpec>,
+    transforms: Vec<TransformConfig>,
+    inputs: &[&str],
+) -> AutoencoderConfig {
+    AutoencoderConfig {
+        input: 16,
+        encoder: MlpConfig::with_hidden(&[32]),
+        code: CodeLayout(code),
+        transforms,
+        generator: GeneratorConfig::Mlp(MlpGeneratorConfig {
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            mlp: MlpConfig::with_hidden(&[32]),
+        }),
+    }
+}
+
+fn train(model: &mut AutoencoderModel, data: &ImageDataset, epochs: usize) {
+    let trainer = Trainer::new(TrainConfig {
+        epochs,
+        batch_size: 64,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut optimizer = trainer.optimizer(model).unwrap();
+    trainer
+        .fit(model, &mut optimizer, data, None, Default::default())
+        .unwrap();
+}
+
+#[test]
+fn sparse_binarizing_reaches_its_firing_rate_with_exact_bits() {
+    tch::manual_seed(0);
+    let data = synthetic(512, 16);
+    let transforms = vec![
+        TransformConfig::Binarize(BinarizeConfig {
+            input: "logits".into(),
+            noise_std: LinearSchedule {
+                start: 1.0,
+                end: 3.0,
+            },
+            ..Default::default()
+        }),
+        TransformConfig::SparsityPrior(SparsityPriorConfig {
+            input: "bits_logits".into(),
+            logits: true,
+            target: 0.3,
+            weight: 50.0,
+            ..Default::default()
+        }),
+    ];
+    let config = config(vec![GroupSpec::new("logits", 6)], transforms, &["bits"]);
+    let mut model = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+    train(&mut model, &data, 40);
+    let code = tch::no_grad(|| model.net().encode(data.images(), false)).unwrap();
+    let bits = code.get("bits").unwrap();
+    let binary = bits.eq(0.0).logical_or(&bits.eq(1.0)).all();
+    assert_eq!(
+        binary.int64_value(&[]),
+        1,
+        "evaluation bits are exactly 0 or 1"
+    );
+    // The prior reads the clean firing probabilities; their average meets its target.
+    let probabilities = code.get("bits_logits").unwrap().sigmoid();
+    let rate = probabilities.mean(Kind::Float).double_value(&[]);
+    assert!((rate - 0.3).abs() < 0.03, "firing rate {rate}");
+    let losses = model.losses(&batch(&data), false).unwrap();
+    let names: Vec<&str> = losses.named().map(|(n, _)| n).collect();
+    assert_eq!(names, ["loss", "reconstruction", "sparsity"]);
+}
+
+fn batch(data: &ImageDataset) -> Batch {
+    Batch {
+        images: data.images().shallow_clone(),
+        labels: data.labels().map(Tensor::shallow_clone),
+    }
+}
+
+#[test]
+fn side_labels_reach_the_generator_and_the_adversary_trains_with_its_own_optimizer() {
+    tch::manual_seed(1);
+    let data = synthetic(256, 4);
+    let transforms = vec![
+        TransformConfig::Dropout(CodeDropoutConfig {
+            input: "z".into(),
+            rate: 0.1,
+        }),
+        TransformConfig::Mask(MaskConfig {
+            input: "z".into(),
+            units: vec![0],
+            value: 0.0,
+        }),
+        TransformConfig::LabelInput(LabelInputConfig {
+            classes: 4,
+            ..Default::default()
+        }),
+        TransformConfig::Adversary(AdversaryConfig {
+            classes: 4,
+            mlp: MlpConfig::with_hidden(&[16]),
+            ..Default::default()
+        }),
+    ];
+    let config = config(vec![GroupSpec::new("z", 4)], transforms, &["z", "label"]);
+    let mut model = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+    let first = model.losses(&batch(&data), false).unwrap();
+    train(&mut model, &data, 5);
+    let after = model.losses(&batch(&data), false).unwrap();
+    let value = |losses: &aecraft::train::Losses, name: &str| {
+        losses
+            .named()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.double_value(&[]))
+            .unwrap()
+    };
+    // The adversary learned (its own optimizer stepped): its cross-entropy moved.
+    assert_ne!(value(&first, "adversary"), value(&after, "adversary"));
+    assert!(value(&after, "reconstruction") < value(&first, "reconstruction"));
+    let names: Vec<&str> = after.named().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "loss",
+            "reconstruction",
+            "confusion",
+            "adversary",
+            "adversary_accuracy"
+        ]
+    );
+    // Without labels the pipeline says what is missing.
+    let unlabelled = Batch {
+        images: data.images().shallow_clone(),
+        labels: None,
+    };
+    let err = model.losses(&unlabelled, false).unwrap_err().to_string();
+    assert!(err.contains("side input \"label\" is missing"), "{err}");
+}
