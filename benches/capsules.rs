@@ -3,7 +3,8 @@
 //! backward pass rendering each image's chosen cluster only, the same rendering every cluster
 //! (K times the warps), the forward-only rendering of every cluster that chooses the cluster
 //! by reconstruction, and one whole training step of the capsule clustering model, choosing
-//! among 4 + 4 candidate clusters (the flagship) or among all 25.
+//! among 4 + 4 candidate clusters (the flagship) or among all 25. One libtorch thread, as the
+//! examples run on the shared machine (`--threads 1`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -26,6 +27,7 @@ fn generator_config(capsules: i64, template: i64) -> CapsuleGeneratorConfig {
 }
 
 fn generator(c: &mut Criterion) {
+    tch::set_num_threads(1);
     for (capsules, template) in [(1, 28), (4, 12)] {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
@@ -61,6 +63,7 @@ fn generator(c: &mut Criterion) {
 }
 
 fn training_step(c: &mut Criterion) {
+    tch::set_num_threads(1);
     let mut group = c.benchmark_group("capsule_clustering_k25_c1_28px");
     group.sample_size(10);
     group.throughput(Throughput::Elements(BATCH as u64));

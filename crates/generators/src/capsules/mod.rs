@@ -232,19 +232,14 @@ impl CapsuleGenerator {
         Ok(())
     }
 
-    /// Splits cluster `source` in two for re-seeding cluster `target`: both get the source's
-    /// templates (and default poses), scaled pixel by pixel by `1 + e` and `1 - e` for
-    /// uniform `e` in `[-noise, noise]`, then clamped. The two copies are equally far from
-    /// the original, so each draws part of its images better than the other, and the background
-    /// stays empty.
-    pub fn split_cluster(&mut self, source: i64, target: i64, noise: f64) {
+    /// Overwrites the templates (and default poses) of cluster `target` with those of
+    /// `source`, for re-seeding a cluster, then adds uniform noise in `[-noise, noise]` to the
+    /// copied templates and clamps them to `[0, 1]`.
+    pub fn copy_cluster(&mut self, source: i64, target: i64, noise: f64) {
         tch::no_grad(|| {
-            let from = self.templates.get(source).copy();
-            let e = (from.rand_like() - 0.5) * (2.0 * noise);
-            let up = (&from * (&e + 1.0)).clamp(0.0, 1.0);
-            let down = (&from * (-&e + 1.0)).clamp(0.0, 1.0);
-            self.templates.get(target).copy_(&up);
-            self.templates.get(source).copy_(&down);
+            let from = self.templates.get(source);
+            let noisy = (&from + (from.rand_like() - 0.5) * (2.0 * noise)).clamp(0.0, 1.0);
+            self.templates.get(target).copy_(&noisy);
             if let Some(defaults) = &self.default_poses {
                 defaults.get(target).copy_(&defaults.get(source));
             }
