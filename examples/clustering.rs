@@ -333,7 +333,9 @@ fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<
     let mut extra = Map::new();
     extra.insert("free_units".into(), json!(model_config.free));
     extra.insert("usage_weight".into(), json!(model_config.usage_weight));
-    extra.insert("noise_std".into(), json!(model_config.noise_std));
+    if model_config.variant == ClusterVariant::Discrete {
+        extra.insert("noise_std".into(), json!(model_config.noise_std));
+    }
     extra.insert("epochs".into(), json!(report.state.epochs_done));
     Ok(Fitted {
         train_seconds: report.state.train_seconds,

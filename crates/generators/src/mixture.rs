@@ -260,20 +260,23 @@ impl Mixture {
             .logsumexp([1], false)
             .mean(Kind::Double)
             .double_value(&[]);
-        let stats = statistics(&x, &joint.softmax(1, Kind::Double));
-        let total = stats_total(&stats);
+        let posterior = joint.softmax(1, Kind::Double);
+        let counts = posterior.sum_dim_intlist(0, false, None::<Kind>);
+        let total = counts.sum(Kind::Double).double_value(&[]);
         for k in 0..self.config.clusters {
-            let count = stats.counts.double_value(&[k]);
+            let count = counts.double_value(&[k]);
             if count <= (self.config.rank + 1) as f64 {
                 continue;
             }
-            let sum = stats.sums.get(k);
-            let squares = stats.squares.get(k);
+            let weights = posterior.select(1, k).unsqueeze(1); // [N, 1]
+            let weighted = &x * &weights;
+            let sum = weighted.sum_dim_intlist(0, false, None::<Kind>);
+            let squares = (&weighted * &x).sum_dim_intlist(0, false, None::<Kind>); // diagonal
             let (mean, factors, variances) = if self.config.rank > 0 {
-                self.factor_update(k, count, &sum, &squares)?
+                self.factor_update(k, count, &x, &weights, &sum, &squares)?
             } else {
                 let mean = &sum / count;
-                let variances = squares.diagonal(0, 0, 1) / count - mean.square();
+                let variances = squares / count - mean.square();
                 (mean, self.factors.get(k).zeros_like(), variances)
             };
             let variances = variances.clamp_min(self.config.variance_floor);
@@ -315,42 +318,38 @@ impl Mixture {
     }
 
     /// The M-step of cluster `k` with factors: the joint update of the mean and the factors
-    /// (regressing x on the augmented posterior factors `[z; 1]`), then the diagonal.
+    /// (regressing x on the augmented posterior factors `[z; 1]`), then the diagonal. `x` is
+    /// `[N, D]`, `weights` the posterior of `k`, `[N, 1]`, with their `count`, weighted `sum`
+    /// (`[D]`) and weighted sum of squares (`[D]`).
     fn factor_update(
         &self,
         k: i64,
         count: f64,
+        x: &Tensor,
+        weights: &Tensor,
         sum: &Tensor,
         squares: &Tensor,
     ) -> Result<(Tensor, Tensor, Tensor), GeneratorsError> {
         let r = self.config.rank;
-        let mean = self.means.get(k);
         let w = self.factors.get(k);
         let inner_inverse = self.inner_matrix(k).f_inverse()?;
-        // E[z | x] = beta (x - mean).
+        // E[z | x] = beta (x - mean), with Cov[z | x] = inner_inverse.
         let beta = inner_inverse.matmul(&(w.tr() / self.variances.get(k).unsqueeze(0)));
-        let offset = sum - &mean * count; // sum of (x - mean)
-        let cross = squares - sum.outer(&mean); // sum of x (x - mean)ᵀ
-        let x_z = cross.matmul(&beta.tr()); // sum of x E[z]ᵀ, [D, r]
-        let z_sum = beta.matmul(&offset); // sum of E[z], [r]
-        let centered = &cross - mean.outer(&offset); // sum of (x - mean)(x - mean)ᵀ
-        let z_z = &inner_inverse * count + beta.matmul(&centered).matmul(&beta.tr());
+        let z = (x - self.means.get(k)).f_matmul(&beta.tr())?; // [N, r]
+        let weighted_z = &z * weights;
+        let x_z = x.tr().f_matmul(&weighted_z)?; // sum of x E[z]ᵀ, [D, r]
+        let z_sum = weighted_z.sum_dim_intlist(0, false, None::<Kind>); // [r]
+        let z_z = &inner_inverse * count + weighted_z.tr().f_matmul(&z)?; // sum of E[z zᵀ]
         let top = Tensor::f_cat(&[z_z, z_sum.unsqueeze(1)], 1)?;
-        let bottom = Tensor::f_cat(
-            &[
-                z_sum.unsqueeze(0),
-                Tensor::from_slice(&[count])
-                    .to_device(sum.device())
-                    .view([1, 1]),
-            ],
-            1,
-        )?;
+        let corner = Tensor::from_slice(&[count])
+            .to_device(sum.device())
+            .view([1, 1]);
+        let bottom = Tensor::f_cat(&[z_sum.unsqueeze(0), corner], 1)?;
         let moments = Tensor::f_cat(&[top, bottom], 0)?; // [r + 1, r + 1]
         let regression = Tensor::f_cat(&[x_z, sum.unsqueeze(1)], 1)?; // [D, r + 1]
         let loadings = Tensor::f_linalg_solve(&moments, &regression.tr(), true)?.tr(); // [D, r + 1]
-        let variances = (squares.diagonal(0, 0, 1)
-            - (&loadings * &regression).sum_dim_intlist(1, false, None::<Kind>))
-            / count;
+        let variances =
+            (squares - (&loadings * &regression).sum_dim_intlist(1, false, None::<Kind>)) / count;
         Ok((loadings.select(1, r), loadings.narrow(1, 0, r), variances))
     }
 

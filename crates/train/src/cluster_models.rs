@@ -39,6 +39,11 @@ impl KMeansModel {
     pub fn var_store(&self) -> &VarStore {
         &self.vs
     }
+
+    /// The variables, mutably (for loading saved weights).
+    pub fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
 }
 
 impl ClusterModel for KMeansModel {
@@ -155,6 +160,11 @@ impl GaussianMixtureModel {
     /// The variables (PCA, k-means centroids, mixture).
     pub fn var_store(&self) -> &VarStore {
         &self.vs
+    }
+
+    /// The variables, mutably (for loading saved weights).
+    pub fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
     }
 }
 
