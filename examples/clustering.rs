@@ -1,18 +1,22 @@
-//! The talk's clustering section on MNIST: k-means as an autoencoder (`constant`), a Gaussian
+//! The talk's clustering section on MNIST: the flagship computer-graphics clustering
+//! autoencoder (`capsules`, the default), k-means as an autoencoder (`constant`), a Gaussian
 //! generator per cluster (`gaussian`), and the three MLP clustering autoencoders (`mlp` with
 //! `--variant naive|free|discrete`). Training never sees a label; labels are revealed only
 //! to score the clusters.
 //!
 //! ```text
 //! cargo run --release --example clustering -- --out runs/clustering \
-//!     [--generator constant|gaussian|mlp|capsules] [--variant naive|free|discrete] \
+//!     [--generator capsules|constant|gaussian|mlp] [--variant naive|free|discrete] \
 //!     [--clusters 25] [--epochs N] [--seed S] [--limit N] [--threads 1]
 //! ```
 //!
 //! Writes `metrics.json`, `clusters.png` (per cluster: its prototype, then its most confident
-//! test images), `cluster_sizes.png`, and the checkpoint (`config.json`, `model.safetensors`,
-//! and for `mlp` the optimizer and training state, plus `log.jsonl`) into `--out`.
+//! test images), `cluster_sizes.png`, and the checkpoint (`checkpoint/`: `config.json`,
+//! `model.safetensors`, and for `mlp` and `capsules` the optimizer and training state) into
+//! `--out`; `mlp` and `capsules` also write `log.jsonl`, and `capsules` writes
+//! `templates.png` and `reconstructions.png`.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -21,10 +25,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tch::Device;
 
-use aecraft::cli::{parse_widths, RunArgs};
-use aecraft::generators::{KMeansConfig, MixtureConfig};
+use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::generators::{CapsuleGeneratorConfig, KMeansConfig, MixtureConfig};
 use aecraft::prelude::*;
-use aecraft::train::clustering::{clustering_metrics, save_cluster_pictures, ClusterModel};
+use aecraft::train::capsule_clustering::{
+    save_capsule_pictures, train_capsule_clustering, CapsuleClusteringConfig,
+    CapsuleClusteringModel, CapsuleRun,
+};
+use aecraft::train::clustering::{
+    clustering_metrics, save_cluster_pictures, Assignments, ClusterModel,
+};
 use aecraft::train::{
     atomic, ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig,
     GaussianMixtureModel, KMeansModel, LrSchedule,
@@ -39,7 +49,7 @@ enum GeneratorChoice {
     Gaussian,
     /// An MLP clustering autoencoder (see --variant).
     Mlp,
-    /// The capsule graphics generator (issue 4).
+    /// The capsule graphics generator: per-cluster templates under bounded affine poses.
     Capsules,
 }
 
@@ -59,7 +69,7 @@ struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// The generator.
-    #[arg(long, value_enum, default_value = "mlp")]
+    #[arg(long, value_enum, default_value = "capsules")]
     generator: GeneratorChoice,
     /// The MLP clustering autoencoder's version (with --generator mlp).
     #[arg(long, value_enum, default_value = "discrete")]
@@ -79,12 +89,25 @@ struct Args {
     /// Hidden widths of the encoder, mirrored in the generator (mlp).
     #[arg(long, default_value = "512,256")]
     hidden: String,
-    /// Images per training step (mlp).
+    /// Images per training step (mlp, capsules).
     #[arg(long, default_value_t = 128)]
     batch: usize,
-    /// Adam's learning rate (mlp).
+    /// Adam's learning rate (mlp, capsules).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Capsules per cluster (capsules).
+    #[arg(long, default_value_t = 1)]
+    capsules: i64,
+    /// Template height and width in pixels (capsules).
+    #[arg(long, default_value_t = 28)]
+    template: i64,
+    /// Clusters rendered per image and side when choosing the cluster in training: the
+    /// encoder's top ones and the nearest in pixels (capsules; 0 renders all).
+    #[arg(long, default_value_t = 4)]
+    candidates: usize,
+    /// Weight of the term that trains every cluster's pose on every image (capsules).
+    #[arg(long, default_value_t = 0.0)]
+    pose_alignment: f64,
     /// Independent k-means starts, the lowest training inertia kept (constant, gaussian).
     #[arg(long, default_value_t = 3)]
     restarts: usize,
@@ -119,29 +142,71 @@ enum RunConfig {
     },
 }
 
+/// A fitted model: the capsule model keeps its type for its own pictures.
+enum FittedModel {
+    Capsules(Box<CapsuleClusteringModel>),
+    Other(Box<dyn ClusterModel>),
+}
+
+impl FittedModel {
+    fn as_cluster_model(&self) -> &dyn ClusterModel {
+        match self {
+            Self::Capsules(model) => model.as_ref(),
+            Self::Other(model) => model.as_ref(),
+        }
+    }
+
+    /// `clusters.png` and `cluster_sizes.png`; for capsules also `templates.png` and
+    /// `reconstructions.png`.
+    fn save_pictures(
+        &self,
+        dir: &Path,
+        eval: &ImageDataset,
+        assignments: &Assignments,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Capsules(model) => save_capsule_pictures(dir, model, eval, assignments)?,
+            Self::Other(model) => {
+                save_cluster_pictures(dir, model.as_ref(), eval, assignments, MEMBERS_SHOWN)?
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A fitted model, its training time and what else it reports.
 struct Fitted {
-    model: Box<dyn ClusterModel>,
+    model: FittedModel,
     train_seconds: f64,
     train_images_per_second: f64,
     extra: Map<String, Value>,
 }
 
-const DEFAULT_EPOCHS: usize = 10;
+/// Epochs of the MLP clustering autoencoders.
+const MLP_EPOCHS: usize = 10;
+/// Epochs of the capsule flagship (chosen on a validation split of the training set).
+const CAPSULE_EPOCHS: usize = 6;
 /// Test images shown per cluster in `clusters.png`.
 const MEMBERS_SHOWN: usize = 8;
 /// Classes of MNIST.
 const CLASSES: usize = 10;
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    finish(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     if args.clusters < 2 {
         anyhow::bail!("--clusters {}: needs at least 2 clusters", args.clusters);
     }
-    if args.run.resume.is_some() && args.generator != GeneratorChoice::Mlp {
+    let resumable = matches!(
+        args.generator,
+        GeneratorChoice::Mlp | GeneratorChoice::Capsules
+    );
+    if args.run.resume.is_some() && !resumable {
         anyhow::bail!(
-            "--resume is supported for --generator mlp only; the others refit in minutes"
+            "--resume is supported for --generator mlp and capsules only; the others refit in minutes"
         );
     }
     let splits = args.run.load_data()?;
@@ -172,19 +237,18 @@ fn main() -> anyhow::Result<()> {
         GeneratorChoice::Constant => fit_constant(&args, &train, device)?,
         GeneratorChoice::Gaussian => fit_gaussian(&args, &train, &eval, device)?,
         GeneratorChoice::Mlp => fit_mlp(&args, &train, device)?,
-        GeneratorChoice::Capsules => {
-            anyhow::bail!("the capsule generator is not available yet (issue 4)")
-        }
+        GeneratorChoice::Capsules => fit_capsules(&args, &train, eval_name, &eval)?,
     };
 
-    let train_assignments = fitted.model.assign(&train)?;
-    let eval_assignments = fitted.model.assign(&eval)?;
+    let model = fitted.model.as_cluster_model();
+    let train_assignments = model.assign(&train)?;
+    let eval_assignments = model.assign(&eval)?;
     let scores = clustering_metrics(
         &train_assignments,
         &train.label_vec("one_label_accuracy")?,
         &eval_assignments,
         &eval.label_vec("clustering metrics")?,
-        fitted.model.clusters(),
+        model.clusters(),
         CLASSES,
     )?;
     let mut metrics = json!({
@@ -203,13 +267,9 @@ fn main() -> anyhow::Result<()> {
     }
     object.extend(fitted.extra);
     atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
-    save_cluster_pictures(
-        &args.run.out,
-        fitted.model.as_ref(),
-        &eval,
-        &eval_assignments,
-        MEMBERS_SHOWN,
-    )?;
+    fitted
+        .model
+        .save_pictures(&args.run.out, &eval, &eval_assignments)?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
 }
@@ -242,14 +302,14 @@ fn fit_constant(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Re
     let config = kmeans_config(args);
     let model = KMeansModel::new(&config, train.pixels(), device)?;
     let (report, seconds) = timed(|| Ok(model.fit(train)?))?;
-    let checkpoint = Checkpoint::new(&args.run.out);
+    let checkpoint = Checkpoint::new(args.run.out_path(CHECKPOINT_DIR));
     checkpoint.save_config(&RunConfig::Constant { kmeans: config })?;
     checkpoint.save_weights(model.var_store())?;
     let mut extra = Map::new();
     extra.insert("train_inertia".into(), json!(report.inertia));
     extra.insert("kmeans".into(), serde_json::to_value(&report)?);
     Ok(Fitted {
-        model: Box::new(model),
+        model: FittedModel::Other(Box::new(model)),
         train_seconds: seconds,
         train_images_per_second: train.len() as f64 / seconds,
         extra,
@@ -275,7 +335,7 @@ fn fit_gaussian(
     };
     let model = GaussianMixtureModel::new(&config, train.pixels(), device)?;
     let (report, seconds) = timed(|| Ok(model.fit(train)?))?;
-    let checkpoint = Checkpoint::new(&args.run.out);
+    let checkpoint = Checkpoint::new(args.run.out_path(CHECKPOINT_DIR));
     checkpoint.save_config(&RunConfig::Gaussian { gaussian: config })?;
     checkpoint.save_weights(model.var_store())?;
     let mut extra = Map::new();
@@ -291,7 +351,7 @@ fn fit_gaussian(
     extra.insert("pca_dims".into(), json!(args.pca_dims));
     extra.insert("em_iterations".into(), json!(report.em.iterations));
     Ok(Fitted {
-        model: Box::new(model),
+        model: FittedModel::Other(Box::new(model)),
         train_seconds: seconds,
         train_images_per_second: train.len() as f64 / seconds,
         extra,
@@ -302,7 +362,7 @@ fn fit_gaussian(
 fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<Fitted> {
     let (model_config, train_config) = match &args.run.resume {
         Some(dir) => {
-            let config: RunConfig = Checkpoint::new(dir)
+            let config: RunConfig = Checkpoint::new(checkpoint_in(dir))
                 .load_config()
                 .with_context(|| format!("resuming from {}", dir.display()))?;
             let RunConfig::Mlp { model, mut train } = config else {
@@ -314,13 +374,13 @@ fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<
         None => mlp_configs(args, train.pixels())?,
     };
     let mut model = ClusterAutoencoder::new(&model_config, device)?;
-    let checkpoint = Checkpoint::new(&args.run.out);
+    let checkpoint = Checkpoint::new(args.run.out_path(CHECKPOINT_DIR));
     let trainer = Trainer::new(train_config.clone())?
         .with_checkpoint(checkpoint.clone())
         .with_log(args.run.out_path("log.jsonl"));
     let mut optimizer = trainer.optimizer(&model)?;
     let state = match &args.run.resume {
-        Some(dir) => Checkpoint::new(dir)
+        Some(dir) => Checkpoint::new(checkpoint_in(dir))
             .load(model.var_store_mut(), &mut optimizer)
             .with_context(|| format!("resuming from {}", dir.display()))?,
         None => Default::default(),
@@ -340,7 +400,7 @@ fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<
     Ok(Fitted {
         train_seconds: report.state.train_seconds,
         train_images_per_second: report.images_per_second(),
-        model: Box::new(model),
+        model: FittedModel::Other(Box::new(model)),
         extra,
     })
 }
@@ -366,7 +426,7 @@ fn mlp_configs(
     };
     model.autoencoder()?.validate()?;
     let train = TrainConfig {
-        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
+        epochs: args.run.epochs_or(MLP_EPOCHS),
         batch_size: args.batch,
         seed: args.run.seed,
         optimizer: AdamConfig {
@@ -380,4 +440,98 @@ fn mlp_configs(
     };
     train.validate()?;
     Ok((model, train))
+}
+
+/// The checkpoint folder inside `--out`.
+const CHECKPOINT_DIR: &str = "checkpoint";
+
+/// The checkpoint folder of a run: `dir/checkpoint` when `dir` is a run's `--out`, else `dir`.
+fn checkpoint_in(dir: &Path) -> PathBuf {
+    let inner = dir.join(CHECKPOINT_DIR);
+    if inner.is_dir() {
+        inner
+    } else {
+        dir.to_owned()
+    }
+}
+
+/// The flagship: clustering with the capsule generator, the cluster chosen by reconstruction
+/// (hard EM), templates initialized from k-means; see `docs/capsules.md`.
+fn fit_capsules(
+    args: &Args,
+    train: &ImageDataset,
+    eval_name: &str,
+    eval: &ImageDataset,
+) -> anyhow::Result<Fitted> {
+    let run = match &args.run.resume {
+        Some(dir) => {
+            let mut run: CapsuleRun = Checkpoint::new(checkpoint_in(dir))
+                .load_config()
+                .with_context(|| format!("resuming from {}", dir.display()))?;
+            run.train.epochs = args.run.epochs_or(run.train.epochs);
+            run
+        }
+        None => capsule_run(args, train.pixels())?,
+    };
+    let evaluation = Evaluation {
+        name: eval_name,
+        data: eval,
+    };
+    let resume = args.run.resume.as_deref().map(checkpoint_in);
+    let (model, report) = train_capsule_clustering(
+        &run,
+        train,
+        Some(evaluation),
+        &args.run.out,
+        resume.as_deref(),
+    )
+    .context("training the capsule clustering model")?;
+    let mut extra = Map::new();
+    extra.insert("capsules".into(), json!(run.model.generator.capsules));
+    extra.insert("candidates".into(), json!(run.model.candidates));
+    extra.insert("epochs".into(), json!(report.state.epochs_done));
+    extra.insert(
+        "train_reconstruction".into(),
+        json!(report.epochs.last().map(|e| e.train["reconstruction"])),
+    );
+    Ok(Fitted {
+        train_seconds: report.state.train_seconds,
+        train_images_per_second: report.images_per_second(),
+        model: FittedModel::Capsules(Box::new(model)),
+        extra,
+    })
+}
+
+fn capsule_run(args: &Args, pixels: i64) -> anyhow::Result<CapsuleRun> {
+    let run = CapsuleRun {
+        model: CapsuleClusteringConfig {
+            input: pixels,
+            generator: CapsuleGeneratorConfig {
+                clusters: args.clusters,
+                capsules: args.capsules,
+                template_height: args.template,
+                template_width: args.template,
+                ..Default::default()
+            },
+            pose_alignment: args.pose_alignment,
+            candidates: args.candidates,
+            ..Default::default()
+        },
+        train: TrainConfig {
+            epochs: args.run.epochs_or(CAPSULE_EPOCHS),
+            batch_size: args.batch,
+            seed: args.run.seed,
+            optimizer: AdamConfig {
+                lr: args.lr,
+                ..Default::default()
+            },
+            lr_schedule: LrSchedule::Cosine {
+                final_fraction: 0.1,
+            },
+            ..Default::default()
+        },
+    };
+    run.model.validate()?;
+    run.train.validate()?;
+    Ok(run)
 }
