@@ -270,8 +270,29 @@ fn run(args: Args) -> anyhow::Result<()> {
     fitted
         .model
         .save_pictures(&args.run.out, &eval, &eval_assignments)?;
-    println!("{}", serde_json::to_string_pretty(&metrics)?);
+    print_table(&metrics);
     Ok(())
+}
+
+/// Prints the headline metrics as a table (all of them are in `metrics.json`).
+fn print_table(metrics: &Value) {
+    const ROWS: [&str; 8] = [
+        "one_label_accuracy",
+        "majority_accuracy",
+        "nmi",
+        "ari",
+        "clusters_used",
+        "labels_revealed",
+        "train_seconds",
+        "train_images_per_second",
+    ];
+    println!("{:<26} {:>12}", "metric", "value");
+    for key in ROWS {
+        match metrics[key].as_f64() {
+            Some(value) => println!("{key:<26} {value:>12.4}"),
+            None => println!("{key:<26} {:>12}", metrics[key]),
+        }
+    }
 }
 
 fn variant(args: &Args) -> ClusterVariant {

@@ -93,7 +93,8 @@ fn spread_over_capsules(
     Ok(resized.repeat([1, g.capsules, 1, 1]) / g.capsules as f64)
 }
 
-/// Writes `templates.png`: one row per cluster, its C templates side by side.
+/// Writes `templates.png`: one row per cluster with its C templates side by side, or, with one
+/// capsule per cluster, the K templates in a square grid.
 pub fn save_templates_png(path: &Path, model: &CapsuleClusteringModel) -> Result<(), TrainError> {
     let config = &model.config().generator;
     let templates = model
@@ -104,7 +105,11 @@ pub fn save_templates_png(path: &Path, model: &CapsuleClusteringModel) -> Result
         .to_kind(Kind::Float);
     let flat = templates.reshape([config.clusters * config.capsules, -1]);
     let size = (config.template_height, config.template_width);
-    save_image_grid(path, &flat, size, config.capsules as usize, 2)
+    let columns = match config.capsules {
+        1 => (config.clusters as f64).sqrt().ceil() as usize,
+        c => c as usize,
+    };
+    save_image_grid(path, &flat, size, columns, 2)
 }
 
 /// Writes into `dir`: `templates.png` (every cluster's templates), `clusters.png` (each
