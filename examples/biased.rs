@@ -13,10 +13,9 @@
 //!   logits, by rare units that win only through the noise. Measured usage is the fraction
 //!   of test images whose argmax is each unit.
 //! - `sparse-bits`: 64 logistic units with discretization noise ([`BinarizeConfig`]) and a
-//!   sparsity prior ([`SparsityPriorConfig`]) with a target firing rate of 0.1. By default
-//!   the bits are straight-through in training (thresholded noisy logits with the sigmoid's
-//!   gradients) and the prior reads them, so it counts the bits that fire. The measured rate
-//!   is that of the thresholded test bits.
+//!   sparsity prior ([`SparsityPriorConfig`]) with a target firing rate of 0.1 on the clean
+//!   firing probabilities (the sigmoid of the logits). The measured rate is that of the
+//!   thresholded test bits.
 //!
 //! Writes `metrics.json`, `reconstructions.png` (test inputs over reconstructions), for
 //! `softmax` also `usage.png` (test images grouped by their unit: one row per unit),
@@ -62,17 +61,18 @@ struct Args {
     /// Free continuous units next to the softmax (softmax mode).
     #[arg(long, default_value_t = 8)]
     free: i64,
-    /// Weight of the usage prior (softmax) or the sparsity prior (sparse-bits).
-    #[arg(long, default_value_t = 300.0)]
-    prior_weight: f64,
+    /// Weight of the usage prior (softmax; default 300) or the sparsity prior (sparse-bits;
+    /// default 1000).
+    #[arg(long)]
+    prior_weight: Option<f64>,
     /// Standard deviation of the noise on the logits in training (default: 0 for softmax,
-    /// whose straight-through choices are already discrete, 2 for sparse-bits).
+    /// whose straight-through choices are already discrete, 3 for sparse-bits).
     #[arg(long)]
     noise: Option<f64>,
     /// Sparse-bits: train with straight-through bits (the thresholded noisy logits, with the
-    /// sigmoid's gradients) and let the sparsity prior read them, so that it counts the bits
-    /// that fire; `false` puts the prior on the clean firing probabilities instead.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    /// sigmoid's gradients) and let the sparsity prior read them, instead of putting the
+    /// prior on the clean firing probabilities (the sigmoid of the logits).
+    #[arg(long)]
     straight_through: bool,
     /// Images per training step (default: 512 for softmax, so that a batch holds about 10
     /// images of each rare unit; 128 for sparse-bits).
@@ -102,7 +102,7 @@ const RARE_UNITS: usize = 10;
 const RARE_USAGE: f64 = 0.02;
 const BITS: i64 = 64;
 const SOFTMAX_NOISE: f64 = 0.0;
-const BITS_NOISE: f64 = 2.0;
+const BITS_NOISE: f64 = 3.0;
 const FIRING_RATE: f64 = 0.1;
 /// Test images shown per unit in `usage.png`.
 const PER_UNIT: i64 = 12;
@@ -230,7 +230,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
                 TransformConfig::UsagePrior(UsagePriorConfig {
                     input: "cluster".into(),
                     target: usage_target(),
-                    weight: args.prior_weight,
+                    weight: args.prior_weight.unwrap_or(300.0),
                     name: "usage".into(),
                 }),
             ];
@@ -252,7 +252,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
                     },
                     logits: !args.straight_through,
                     target: FIRING_RATE,
-                    weight: args.prior_weight,
+                    weight: args.prior_weight.unwrap_or(1000.0),
                     name: "sparsity".into(),
                 }),
             ];
