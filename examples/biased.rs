@@ -4,17 +4,18 @@
 //! cargo run --release --example biased -- --out runs/biased [--mode softmax|sparse-bits]
 //! ```
 //!
-//! - `softmax`: a 12-way choice ([`ClusterChoiceConfig`]: Gaussian noise on the logits and
-//!   straight-through one-hot choices in training, the argmax in evaluation) next to a few
-//!   free units, with a usage prior ([`UsagePriorConfig`]) whose target is 2 common units at
-//!   0.4 each and 10 rare units at 0.02 each. The prior reads the one-hot choices, so it
-//!   counts how often each unit is chosen (with the softmax's gradients); on the soft
-//!   probabilities it could be met by giving every image a little of each rare unit while
-//!   never choosing them. Measured usage is the fraction of test images whose argmax is
-//!   each unit.
+//! - `softmax`: a 12-way choice ([`ClusterChoiceConfig`]: straight-through one-hot choices
+//!   in training, the argmax in evaluation) next to a few free units, with a usage prior
+//!   ([`UsagePriorConfig`]) whose target is 2 common units at 0.4 each and 10 rare units at
+//!   0.02 each. The prior reads the one-hot choices, so it counts how often each unit is
+//!   chosen (with the softmax's gradients). On the soft probabilities it was met by giving
+//!   every image a little of each rare unit while never choosing them; with noise on the
+//!   logits, by rare units that win only through the noise. Measured usage is the fraction
+//!   of test images whose argmax is each unit.
 //! - `sparse-bits`: 64 logistic units with discretization noise ([`BinarizeConfig`]) and a
-//!   sparsity prior ([`SparsityPriorConfig`]) with a target firing rate of 0.1. The measured
-//!   rate is that of the thresholded test bits.
+//!   sparsity prior ([`SparsityPriorConfig`]) with a target firing rate of 0.1 on the clean
+//!   firing probabilities (the sigmoid of the logits). The measured rate is that of the
+//!   thresholded test bits.
 //!
 //! Writes `metrics.json`, `reconstructions.png` (test inputs over reconstructions), for
 //! `softmax` also `usage.png` (test images grouped by their unit: one row per unit),
@@ -46,15 +47,6 @@ enum Mode {
     SparseBits,
 }
 
-/// What the prior reads (see `--prior-reads`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum PriorReads {
-    /// The noisy choices of training.
-    Choices,
-    /// The clean probabilities.
-    Probabilities,
-}
-
 #[derive(Debug, Parser)]
 #[command(about = "Biased autoencoder on MNIST: codes pushed toward chosen kinds")]
 struct Args {
@@ -69,25 +61,26 @@ struct Args {
     /// Free continuous units next to the softmax (softmax mode).
     #[arg(long, default_value_t = 8)]
     free: i64,
-    /// Weight of the usage prior (softmax) or the sparsity prior (sparse-bits).
-    #[arg(long, default_value_t = 10.0)]
-    prior_weight: f64,
-    /// Standard deviation of the noise on the logits in training.
-    #[arg(long, default_value_t = 2.0)]
-    noise: f64,
-    /// What the prior reads: the noisy choices the generator gets in training (`cluster`,
-    /// `bits`), or the clean probabilities (`cluster_probs`, sigmoid of `bits_logits`).
-    #[arg(long, value_enum, default_value_t = PriorReads::Choices)]
-    prior_reads: PriorReads,
-    /// In training, hard choices with the soft gradients (straight-through).
+    /// Weight of the usage prior (softmax; default 300) or the sparsity prior (sparse-bits;
+    /// default 1000).
+    #[arg(long)]
+    prior_weight: Option<f64>,
+    /// Standard deviation of the noise on the logits in training (default: 0 for softmax,
+    /// whose straight-through choices are already discrete, 3 for sparse-bits).
+    #[arg(long)]
+    noise: Option<f64>,
+    /// Sparse-bits: train with straight-through bits (the thresholded noisy logits, with the
+    /// sigmoid's gradients) and let the sparsity prior read them, instead of putting the
+    /// prior on the clean firing probabilities (the sigmoid of the logits).
     #[arg(long)]
     straight_through: bool,
-    /// Images per training step.
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
+    /// Images per training step (default: 512 for softmax, so that a batch holds about 10
+    /// images of each rare unit; 128 for sparse-bits).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Adam's learning rate (default: 2e-3 for softmax, 1e-3 for sparse-bits).
+    #[arg(long)]
+    lr: Option<f64>,
     /// Hold out the last N training images and measure on them instead of the test set
     /// (for tuning without the test set).
     #[arg(long)]
@@ -108,6 +101,8 @@ const COMMON_USAGE: f64 = 0.4;
 const RARE_UNITS: usize = 10;
 const RARE_USAGE: f64 = 0.02;
 const BITS: i64 = 64;
+const SOFTMAX_NOISE: f64 = 0.0;
+const BITS_NOISE: f64 = 3.0;
 const FIRING_RATE: f64 = 0.1;
 /// Test images shown per unit in `usage.png`.
 const PER_UNIT: i64 = 12;
@@ -228,17 +223,14 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
             let transforms = vec![
                 TransformConfig::ClusterChoice(ClusterChoiceConfig {
                     noise: ChoiceNoise::Gaussian,
-                    noise_scale: args.noise,
-                    straight_through: args.straight_through,
+                    noise_scale: args.noise.unwrap_or(SOFTMAX_NOISE),
+                    straight_through: true,
                     ..Default::default()
                 }),
                 TransformConfig::UsagePrior(UsagePriorConfig {
-                    input: match args.prior_reads {
-                        PriorReads::Choices => "cluster".into(),
-                        PriorReads::Probabilities => "cluster_probs".into(),
-                    },
+                    input: "cluster".into(),
                     target: usage_target(),
-                    weight: args.prior_weight,
+                    weight: args.prior_weight.unwrap_or(300.0),
                     name: "usage".into(),
                 }),
             ];
@@ -249,17 +241,18 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
                 TransformConfig::Binarize(BinarizeConfig {
                     input: "logits".into(),
                     output: "bits".into(),
-                    noise_std: LinearSchedule::constant(args.noise),
+                    noise_std: LinearSchedule::constant(args.noise.unwrap_or(BITS_NOISE)),
                     straight_through: args.straight_through,
                 }),
                 TransformConfig::SparsityPrior(SparsityPriorConfig {
-                    input: match args.prior_reads {
-                        PriorReads::Choices => "bits".into(),
-                        PriorReads::Probabilities => "bits_logits".into(),
+                    input: if args.straight_through {
+                        "bits".into()
+                    } else {
+                        "bits_logits".into()
                     },
-                    logits: args.prior_reads == PriorReads::Probabilities,
+                    logits: !args.straight_through,
                     target: FIRING_RATE,
-                    weight: args.prior_weight,
+                    weight: args.prior_weight.unwrap_or(1000.0),
                     name: "sparsity".into(),
                 }),
             ];
@@ -283,10 +276,16 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     model.validate()?;
     let train = TrainConfig {
         epochs: args.run.epochs_or(DEFAULT_EPOCHS),
-        batch_size: args.batch,
+        batch_size: args.batch.unwrap_or(match args.mode {
+            Mode::Softmax => 512,
+            Mode::SparseBits => 128,
+        }),
         seed: args.run.seed,
         optimizer: AdamConfig {
-            lr: args.lr,
+            lr: args.lr.unwrap_or(match args.mode {
+                Mode::Softmax => 2e-3,
+                Mode::SparseBits => 1e-3,
+            }),
             ..Default::default()
         },
         lr_schedule: LrSchedule::Cosine {

@@ -95,11 +95,11 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Objective::Confusion)]
     objective: Objective,
     /// Weight of the encoder's term against the adversary.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 20.0)]
     encoder_weight: f64,
     /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
     /// the probe and the adversary then read the mean, `z_mean`.
-    #[arg(long)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     variational: bool,
     /// Weight of the Gaussian code's KL term (with `--variational`).
     #[arg(long, default_value_t = 1.0)]
@@ -107,7 +107,7 @@ struct Args {
     /// The adversary's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     adversary_lr: f64,
-    /// Hidden widths of the adversary.
+    /// Hidden widths of the adversary, or `linear` for a multinomial logistic regression.
     #[arg(long, default_value = "256,256")]
     adversary_hidden: String,
     /// Hold out the last N training images and score the probe on them instead of the test
@@ -125,7 +125,7 @@ struct RunConfig {
     train: TrainConfig,
 }
 
-const DEFAULT_EPOCHS: usize = 8;
+const DEFAULT_EPOCHS: usize = 4;
 const CLASSES: i64 = 10;
 const SWAP_ROWS: i64 = 10;
 
@@ -244,8 +244,10 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         return Ok(config);
     }
     let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
-    let adversary_hidden = parse_widths(&args.adversary_hidden)
-        .map_err(|e| anyhow::anyhow!("--adversary-hidden: {e}"))?;
+    let adversary_hidden = match args.adversary_hidden.as_str() {
+        "linear" => Vec::new(),
+        widths => parse_widths(widths).map_err(|e| anyhow::anyhow!("--adversary-hidden: {e}"))?,
+    };
     if args.code_size <= 0 {
         anyhow::bail!(
             "--code-size {}: the code needs at least one unit",

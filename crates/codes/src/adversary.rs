@@ -30,6 +30,9 @@ use aecraft_tensor::{Mlp, MlpConfig};
 use crate::transform::{input_width, OwnVariables};
 use crate::{Code, CodeTransform, CodesError, GroupWidths};
 
+/// Added to batch standard deviations before dividing by them.
+const STD_FLOOR: f64 = 1e-4;
+
 /// What the encoder is trained to do against the adversary; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,6 +54,10 @@ pub struct AdversaryConfig {
     pub side: String,
     /// The number of classes.
     pub classes: i64,
+    /// Standardize each input unit over the batch before the adversary reads it, so that the
+    /// encoder cannot hide information in units of small scale (a fresh probe that
+    /// standardizes its inputs would find it).
+    pub standardize: bool,
     /// The adversary's hidden layers.
     pub mlp: MlpConfig,
     /// What the encoder is trained to do.
@@ -71,6 +78,7 @@ impl Default for AdversaryConfig {
             inputs: vec!["z".into()],
             side: "label".into(),
             classes: 10,
+            standardize: true,
             mlp: MlpConfig::with_hidden(&[128, 128]),
             objective: EncoderObjective::Confusion,
             weight: 1.0,
@@ -179,7 +187,12 @@ impl CodeTransform for Adversary {
     /// uniform distribution, which trains only the encoder); reports `adversary_accuracy`.
     /// The same in training and evaluation.
     fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {
-        let features = code.concat(&self.config.inputs)?;
+        let mut features = code.concat(&self.config.inputs)?;
+        if self.config.standardize && features.size()[0] > 1 {
+            let mean = features.mean_dim(0, true, features.kind());
+            let std = features.std_dim(0, false, true) + STD_FLOOR;
+            features = (features - mean) / std;
+        }
         let labels = code.side(&self.config.side)?.to_kind(Kind::Int64);
         let logits = match self.config.objective {
             EncoderObjective::Reversal => {
@@ -232,6 +245,7 @@ mod tests {
         tch::manual_seed(0);
         let config = AdversaryConfig {
             mlp: MlpConfig::with_hidden(&[]),
+            standardize: false,
             classes: 3,
             objective: EncoderObjective::Reversal,
             encoder_weight: 0.5,
@@ -277,6 +291,7 @@ mod tests {
         tch::manual_seed(1);
         let config = AdversaryConfig {
             mlp: MlpConfig::with_hidden(&[5]),
+            standardize: false,
             classes: 3,
             encoder_weight: 2.0,
             ..Default::default()
@@ -306,6 +321,24 @@ mod tests {
         adversary.apply(&mut fresh, true).unwrap();
         fresh.penalties()[1].value.backward();
         assert_eq!(z.grad().abs().max().double_value(&[]), 0.0);
+    }
+
+    #[test]
+    fn standardized_inputs_ignore_the_scale_of_each_unit() {
+        tch::manual_seed(2);
+        let widths = GroupWidths::from([("z".to_owned(), 3)]);
+        let adversary = AdversaryConfig::default()
+            .build(Device::Cpu, &widths)
+            .unwrap();
+        let z = Tensor::randn([8, 3], (Kind::Float, Device::Cpu));
+        let scaled = &z * Tensor::from_slice(&[0.05f32, 10.0, 1.0]) + 5.0;
+        let labels = [0, 1, 2, 3, 4, 5, 6, 7];
+        let penalty = |z: &Tensor| {
+            let mut code = code(z, &labels);
+            adversary.apply(&mut code, false).unwrap();
+            code.penalties()[1].value.double_value(&[])
+        };
+        assert!((penalty(&z) - penalty(&scaled)).abs() < 1e-2);
     }
 
     #[test]
