@@ -95,7 +95,7 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Objective::Confusion)]
     objective: Objective,
     /// Weight of the encoder's term against the adversary.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 40.0)]
     encoder_weight: f64,
     /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
     /// the probe and the adversary then read the mean, `z_mean`.
