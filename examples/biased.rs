@@ -26,7 +26,7 @@ use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::usage::usage_kl;
 use aecraft::codes::{
     BinarizeConfig, ChoiceNoise, ClusterChoiceConfig, LinearSchedule, SparsityPriorConfig,
@@ -114,8 +114,11 @@ fn usage_target() -> Vec<f64> {
     target
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    finish(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
     let splits = args.run.load_data()?;

@@ -28,7 +28,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::{
     BinarizeConfig, DecorrelationConfig, LinearSchedule, SparsityPriorConfig, TransformConfig,
 };
@@ -158,8 +158,11 @@ impl TrainModel for HashingModel {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    finish(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
     let splits = args.run.load_data()?;

@@ -25,7 +25,7 @@ use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::{
     AdversaryConfig, EncoderObjective, GaussianSamplerConfig, LabelInputConfig, TransformConfig,
 };
@@ -129,8 +129,11 @@ const DEFAULT_EPOCHS: usize = 4;
 const CLASSES: i64 = 10;
 const SWAP_ROWS: i64 = 10;
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> std::process::ExitCode {
+    finish(run(Args::parse()))
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
     let splits = args.run.load_data()?;
