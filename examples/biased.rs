@@ -26,7 +26,7 @@ use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::usage::usage_kl;
 use aecraft::codes::{
     BinarizeConfig, ChoiceNoise, ClusterChoiceConfig, LinearSchedule, SparsityPriorConfig,
@@ -81,10 +81,6 @@ struct Args {
     /// Adam's learning rate (default: 2e-3 for softmax, 1e-3 for sparse-bits).
     #[arg(long)]
     lr: Option<f64>,
-    /// Hold out the last N training images and measure on them instead of the test set
-    /// (for tuning without the test set).
-    #[arg(long)]
-    validation: Option<usize>,
 }
 
 /// What `config.json` holds.
@@ -121,22 +117,11 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
-    let splits = args.run.load_data()?;
-    let (train, eval_name, eval) = match args.validation {
-        Some(n) if n >= splits.train.len() => anyhow::bail!(
-            "--validation {n} leaves no training images (the training split has {})",
-            splits.train.len()
-        ),
-        Some(n) => {
-            let cut = splits.train.len() - n;
-            (
-                splits.train.take(cut),
-                "validation",
-                splits.train.slice(cut, n),
-            )
-        }
-        None => (splits.train, "test", splits.test),
-    };
+    let RunSplits {
+        train,
+        eval,
+        eval_name,
+    } = args.run.load_splits()?;
     let (train, eval) = (train.to_device(device), eval.to_device(device));
 
     let mut model = AutoencoderModel::new(&config.model, device)?;

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tch::Device;
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::generators::{CapsuleGeneratorConfig, KMeansConfig, MixtureConfig};
 use aecraft::prelude::*;
 use aecraft::train::capsule_clustering::{
@@ -120,10 +120,6 @@ struct Args {
     /// The most EM iterations (gaussian).
     #[arg(long, default_value_t = 100)]
     em_iterations: usize,
-    /// Hold out the last N training images and score on them instead of the test set (for
-    /// choosing hyperparameters without the test set).
-    #[arg(long)]
-    validation: Option<usize>,
 }
 
 /// What `config.json` holds: the model's configuration.
@@ -209,22 +205,11 @@ fn run(args: Args) -> anyhow::Result<()> {
             "--resume is supported for --generator mlp and capsules only; the others refit in minutes"
         );
     }
-    let splits = args.run.load_data()?;
-    let (train, eval_name, eval) = match args.validation {
-        Some(n) if n >= splits.train.len() => anyhow::bail!(
-            "--validation {n} leaves no training images (the training split has {})",
-            splits.train.len()
-        ),
-        Some(n) => {
-            let cut = splits.train.len() - n;
-            (
-                splits.train.take(cut),
-                "validation",
-                splits.train.slice(cut, n),
-            )
-        }
-        None => (splits.train, "test", splits.test),
-    };
+    let RunSplits {
+        train,
+        eval,
+        eval_name,
+    } = args.run.load_splits()?;
     let (train, eval) = (train.to_device(device), eval.to_device(device));
     eprintln!(
         "clustering {} training images into {} clusters with the {:?} generator on {device:?}",

@@ -28,7 +28,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::{
     BinarizeConfig, DecorrelationConfig, LinearSchedule, SparsityPriorConfig, TransformConfig,
 };
@@ -79,10 +79,6 @@ struct Args {
     /// PCA dimensions of the similarity graph.
     #[arg(long, default_value_t = 50)]
     pca: i64,
-    /// Hold out the last N training images: queries come from them, the database is the
-    /// rest (for tuning without the test set).
-    #[arg(long)]
-    validation: Option<usize>,
 }
 
 /// What `config.json` holds.
@@ -165,19 +161,12 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
-    let splits = args.run.load_data()?;
-    let (train, queries_from) = match args.validation {
-        Some(n) if n >= splits.train.len() => anyhow::bail!(
-            "--validation {n} leaves no training images (the training split has {})",
-            splits.train.len()
-        ),
-        Some(n) => {
-            let cut = splits.train.len() - n;
-            (splits.train.take(cut), splits.train.slice(cut, n))
-        }
-        None => (splits.train, splits.test.take(usize::MAX)),
-    };
-    let (train, test) = (train.to_device(device), splits.test.to_device(device));
+    let RunSplits {
+        train,
+        eval: queries_from,
+        ..
+    } = args.run.load_splits()?;
+    let (train, test) = (train.to_device(device), queries_from.to_device(device));
 
     let started = Instant::now();
     let pairs = neighbour_pairs(&train, &config, args.run.seed)?;
@@ -256,7 +245,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         "test_reconstruction_mse": mse,
         "train_seconds": train_seconds,
         "graph_seconds": graph_seconds,
-        "queries_from": if args.validation.is_some() { "validation" } else { "test" },
+        "queries_from": if args.run.validation.is_some() { "validation" } else { "test" },
         "database_size": train.len(),
         "epochs": report.state.epochs_done,
         "seed": args.run.seed,

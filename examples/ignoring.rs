@@ -25,7 +25,7 @@ use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::{
     AdversaryConfig, EncoderObjective, GaussianSamplerConfig, LabelInputConfig, TransformConfig,
 };
@@ -110,10 +110,6 @@ struct Args {
     /// Hidden widths of the adversary, or `linear` for a multinomial logistic regression.
     #[arg(long, default_value = "256,256")]
     adversary_hidden: String,
-    /// Hold out the last N training images and score the probe on them instead of the test
-    /// set (for tuning without the test set).
-    #[arg(long)]
-    validation: Option<usize>,
 }
 
 /// What `config.json` holds.
@@ -136,22 +132,11 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
-    let splits = args.run.load_data()?;
-    let (train, eval_name, eval) = match args.validation {
-        Some(n) if n >= splits.train.len() => anyhow::bail!(
-            "--validation {n} leaves no training images (the training split has {})",
-            splits.train.len()
-        ),
-        Some(n) => {
-            let cut = splits.train.len() - n;
-            (
-                splits.train.take(cut),
-                "validation",
-                splits.train.slice(cut, n),
-            )
-        }
-        None => (splits.train, "test", splits.test),
-    };
+    let RunSplits {
+        train,
+        eval,
+        eval_name,
+    } = args.run.load_splits()?;
     let (train, eval) = (train.to_device(device), eval.to_device(device));
 
     eprintln!(

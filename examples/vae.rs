@@ -14,7 +14,7 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::Code;
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
@@ -40,10 +40,6 @@ struct Args {
     /// Train a plain (deterministic) autoencoder instead of a VAE.
     #[arg(long)]
     plain: bool,
-    /// Hold out the last N training images and evaluate on them after each epoch instead of
-    /// the test set (for choosing hyperparameters without the test set).
-    #[arg(long)]
-    validation: Option<usize>,
 }
 
 /// What `config.json` holds: enough to rebuild and resume the run.
@@ -63,27 +59,12 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
-    let splits = args.run.load_data()?;
-    let (train, eval_name, eval) = match args.validation {
-        Some(n) if n >= splits.train.len() => anyhow::bail!(
-            "--validation {n} leaves no training images (the training split has {})",
-            splits.train.len()
-        ),
-        Some(n) => {
-            let cut = splits.train.len() - n;
-            (
-                splits.train.take(cut),
-                "validation",
-                splits.train.slice(cut, n),
-            )
-        }
-        None => (splits.train, "test", splits.test.take(usize::MAX)),
-    };
-    let (train, eval, test) = (
-        train.to_device(device),
-        eval.to_device(device),
-        splits.test.to_device(device),
-    );
+    let RunSplits {
+        train,
+        eval,
+        eval_name,
+    } = args.run.load_splits()?;
+    let (train, eval) = (train.to_device(device), eval.to_device(device));
 
     let mut model = AutoencoderModel::new(&config.model, device)?;
     let checkpoint = Checkpoint::new(&args.run.out);
@@ -114,7 +95,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     let report = trainer.fit(&mut model, &mut optimizer, &train, Some(evaluation), state)?;
 
-    let test_losses = evaluate(&model, &test, config.train.eval_batch_size)?;
+    let test_losses = evaluate(&model, &eval, config.train.eval_batch_size)?;
     let metrics = serde_json::json!({
         "model": if config.plain { "plain" } else { "vae" },
         "test_neg_elbo_nats": test_losses["loss"],
@@ -125,12 +106,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         "train_seconds": report.state.train_seconds,
         "train_images_per_second": report.images_per_second(),
         "seed": args.run.seed,
+        "evaluated_on": eval_name,
     });
     atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
     write_pictures(
         &args,
         &model,
-        &test,
+        &eval,
         config.model.code.total_width(),
         config.plain,
     )?;

@@ -9,6 +9,7 @@ use clap::Args;
 
 use aecraft_tensor::DeviceChoice;
 use aecraft_train::data::{load_mnist, Splits};
+use aecraft_train::ImageDataset;
 use aecraft_train::{atomic, TrainError};
 
 /// Flags shared by the examples.
@@ -38,6 +39,21 @@ pub struct RunArgs {
     /// Continue the run whose checkpoint is in this folder.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Hold out the last N training images and score on them instead of the test set (for
+    /// choosing hyperparameters without the test set).
+    #[arg(long)]
+    pub validation: Option<usize>,
+}
+
+/// The images a run trains on and the split it is scored on.
+#[derive(Debug)]
+pub struct RunSplits {
+    /// The training images (without the held-out ones).
+    pub train: ImageDataset,
+    /// The test images, or the held-out training images with `--validation`.
+    pub eval: ImageDataset,
+    /// `test` or `validation`.
+    pub eval_name: &'static str,
 }
 
 impl RunArgs {
@@ -71,6 +87,35 @@ impl RunArgs {
                 .map_or(splits.train.take(usize::MAX), |n| splits.train.take(n)),
             test: splits.test,
         })
+    }
+
+    /// Loads the data set and, with `--validation N`, holds out the last N training images
+    /// as the split to score instead of the test set.
+    pub fn load_splits(&self) -> Result<RunSplits, TrainError> {
+        let Splits { train, test } = self.load_data()?;
+        match self.validation {
+            None => Ok(RunSplits {
+                train,
+                eval: test,
+                eval_name: "test",
+            }),
+            Some(n) if n == 0 || n >= train.len() => Err(TrainError::invalid(
+                "--validation",
+                n,
+                format!(
+                    "must leave training images: the training split has {}",
+                    train.len()
+                ),
+            )),
+            Some(n) => {
+                let cut = train.len() - n;
+                Ok(RunSplits {
+                    eval: train.slice(cut, n),
+                    train: train.take(cut),
+                    eval_name: "validation",
+                })
+            }
+        }
     }
 
     /// A path inside `--out`.
