@@ -541,7 +541,7 @@ mod tests {
         };
         // An even share is 10 images, so clusters 0 and 2 fall below 5.
         let mut model = CapsuleClusteringModel::new(&config, Device::Cpu).unwrap();
-        let _ = model
+        model
             .usage
             .borrow_mut()
             .copy_(&Tensor::from_slice(&[1i64, 25, 4]));
