@@ -273,9 +273,10 @@ fn print_table(metrics: &Value) {
     ];
     println!("{:<26} {:>12}", "metric", "value");
     for key in ROWS {
-        match metrics[key].as_f64() {
-            Some(value) => println!("{key:<26} {value:>12.4}"),
-            None => println!("{key:<26} {:>12}", metrics[key]),
+        match (metrics[key].as_u64(), metrics[key].as_f64()) {
+            (Some(count), _) => println!("{key:<26} {count:>12}"),
+            (None, Some(value)) => println!("{key:<26} {value:>12.4}"),
+            (None, None) => println!("{key:<26} {:>12}", metrics[key]),
         }
     }
 }
