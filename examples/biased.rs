@@ -35,7 +35,7 @@ use aecraft::codes::{
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
-use aecraft::train::{atomic, evaluate, Autoencoder, LrSchedule};
+use aecraft::train::{atomic, evaluate, Autoencoder};
 
 /// The kind of code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -129,13 +129,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let trainer = Trainer::new(config.train.clone())?
         .with_checkpoint(checkpoint.clone())
         .with_log(args.run.out_path("log.jsonl"));
-    let mut optimizer = trainer.optimizer(&model)?;
-    let state = match &args.run.resume {
-        Some(dir) => Checkpoint::new(dir)
-            .load(model.var_store_mut(), &mut optimizer)
-            .with_context(|| format!("resuming from {}", dir.display()))?,
-        None => Default::default(),
-    };
+    let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
     checkpoint.save_config(&config)?;
     eprintln!(
         "training a biased autoencoder ({:?}) on {} images for {} epochs on {device:?}",
@@ -262,26 +256,17 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         }),
     };
     model.validate()?;
-    let train = TrainConfig {
-        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
-        batch_size: args.batch.unwrap_or(match args.mode {
+    let train = args.run.train_config(
+        DEFAULT_EPOCHS,
+        args.batch.unwrap_or(match args.mode {
             Mode::Softmax => 512,
             Mode::SparseBits => 128,
         }),
-        seed: args.run.seed,
-        optimizer: AdamConfig {
-            lr: args.lr.unwrap_or(match args.mode {
-                Mode::Softmax => 2e-3,
-                Mode::SparseBits => 1e-3,
-            }),
-            ..Default::default()
-        },
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.1,
-        },
-        ..Default::default()
-    };
-    train.validate()?;
+        args.lr.unwrap_or(match args.mode {
+            Mode::Softmax => 2e-3,
+            Mode::SparseBits => 1e-3,
+        }),
+    )?;
     Ok(RunConfig {
         mode: args.mode,
         model,

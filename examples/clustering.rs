@@ -37,7 +37,7 @@ use aecraft::train::clustering::{
 };
 use aecraft::train::{
     atomic, ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig,
-    GaussianMixtureModel, KMeansModel, LrSchedule,
+    GaussianMixtureModel, KMeansModel,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -385,13 +385,8 @@ fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<
     let trainer = Trainer::new(train_config.clone())?
         .with_checkpoint(checkpoint.clone())
         .with_log(args.run.out_path("log.jsonl"));
-    let mut optimizer = trainer.optimizer(&model)?;
-    let state = match &args.run.resume {
-        Some(dir) => Checkpoint::new(checkpoint_in(dir))
-            .load(model.var_store_mut(), &mut optimizer)
-            .with_context(|| format!("resuming from {}", dir.display()))?,
-        None => Default::default(),
-    };
+    let resume = args.run.resume.as_deref().map(checkpoint_in);
+    let (mut optimizer, state) = trainer.start(&mut model, resume.as_deref())?;
     checkpoint.save_config(&RunConfig::Mlp {
         model: model_config.clone(),
         train: train_config,
@@ -432,20 +427,7 @@ fn mlp_configs(
         usage_weight: args.usage_weight,
     };
     model.autoencoder()?.validate()?;
-    let train = TrainConfig {
-        epochs: args.run.epochs_or(MLP_EPOCHS),
-        batch_size: args.batch,
-        seed: args.run.seed,
-        optimizer: AdamConfig {
-            lr: args.lr,
-            ..Default::default()
-        },
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.1,
-        },
-        ..Default::default()
-    };
-    train.validate()?;
+    let train = args.run.train_config(MLP_EPOCHS, args.batch, args.lr)?;
     Ok((model, train))
 }
 
@@ -524,21 +506,8 @@ fn capsule_run(args: &Args, pixels: i64) -> anyhow::Result<CapsuleRun> {
             candidates: args.candidates,
             ..Default::default()
         },
-        train: TrainConfig {
-            epochs: args.run.epochs_or(CAPSULE_EPOCHS),
-            batch_size: args.batch,
-            seed: args.run.seed,
-            optimizer: AdamConfig {
-                lr: args.lr,
-                ..Default::default()
-            },
-            lr_schedule: LrSchedule::Cosine {
-                final_fraction: 0.1,
-            },
-            ..Default::default()
-        },
+        train: args.run.train_config(CAPSULE_EPOCHS, args.batch, args.lr)?,
     };
     run.model.validate()?;
-    run.train.validate()?;
     Ok(run)
 }

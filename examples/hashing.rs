@@ -42,7 +42,7 @@ use aecraft::train::pictures::save_image_grid;
 use aecraft::train::retrieval::{
     bit_balance_error, mean_average_precision, precision_at, HammingSearcher, PackedCodes,
 };
-use aecraft::train::{atomic, Autoencoder, Losses, LrSchedule};
+use aecraft::train::{atomic, Autoencoder, Losses};
 
 #[derive(Debug, Parser)]
 #[command(about = "Binarizing autoencoder on MNIST: semantic hashing and compression")]
@@ -185,13 +185,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let trainer = Trainer::new(config.train.clone())?
         .with_checkpoint(checkpoint.clone())
         .with_log(args.run.out_path("log.jsonl"));
-    let mut optimizer = trainer.optimizer(&model)?;
-    let state = match &args.run.resume {
-        Some(dir) => Checkpoint::new(dir)
-            .load(model.var_store_mut(), &mut optimizer)
-            .with_context(|| format!("resuming from {}", dir.display()))?,
-        None => Default::default(),
-    };
+    let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
     checkpoint.save_config(&config)?;
     eprintln!(
         "training a {}-bit binarizing autoencoder on {} images for {} epochs on {device:?}",
@@ -309,20 +303,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         }),
     };
     model.validate()?;
-    let train = TrainConfig {
-        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
-        batch_size: args.batch,
-        seed: args.run.seed,
-        optimizer: AdamConfig {
-            lr: args.lr,
-            ..Default::default()
-        },
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.1,
-        },
-        ..Default::default()
-    };
-    train.validate()?;
+    let train = args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?;
     if args.agreement < 0.0 || args.neighbors < 1 || args.pca < 1 {
         anyhow::bail!(
             "--agreement must be >= 0 and --neighbors, --pca at least 1 (got {}, {}, {})",

@@ -34,7 +34,7 @@ use aecraft::prelude::*;
 use aecraft::train::autoencoder::side_inputs;
 use aecraft::train::metrics::probe::{linear_probe_accuracy, majority_rate};
 use aecraft::train::pictures::save_image_grid;
-use aecraft::train::{atomic, evaluate, Autoencoder, LrSchedule, TrainReport};
+use aecraft::train::{atomic, evaluate, Autoencoder, TrainReport};
 
 /// How the code is made to ignore the label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -207,13 +207,8 @@ fn train_model(
     let trainer = Trainer::new(train_config.clone())?
         .with_checkpoint(checkpoint.clone())
         .with_log(args.run.out.join(subdir).join("log.jsonl"));
-    let mut optimizer = trainer.optimizer(&net)?;
-    let state = match &args.run.resume {
-        Some(dir) => Checkpoint::new(dir.join(subdir))
-            .load(net.var_store_mut(), &mut optimizer)
-            .with_context(|| format!("resuming from {}", dir.join(subdir).display()))?,
-        None => Default::default(),
-    };
+    let resume = args.run.resume.as_ref().map(|dir| dir.join(subdir));
+    let (mut optimizer, state) = trainer.start(&mut net, resume.as_deref())?;
     let evaluation = Evaluation {
         name: eval_name,
         data: eval,
@@ -282,20 +277,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         mlp: MlpConfig::with_hidden(&reversed),
     });
     model.validate()?;
-    let train = TrainConfig {
-        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
-        batch_size: args.batch,
-        seed: args.run.seed,
-        optimizer: AdamConfig {
-            lr: args.lr,
-            ..Default::default()
-        },
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.1,
-        },
-        ..Default::default()
-    };
-    train.validate()?;
+    let train = args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?;
     Ok(RunConfig {
         method: args.method,
         model,

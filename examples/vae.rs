@@ -18,7 +18,7 @@ use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::Code;
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
-use aecraft::train::{atomic, evaluate, LrSchedule};
+use aecraft::train::{atomic, evaluate};
 
 #[derive(Debug, Parser)]
 #[command(about = "Train a VAE or plain autoencoder on MNIST")]
@@ -71,13 +71,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let trainer = Trainer::new(config.train.clone())?
         .with_checkpoint(checkpoint.clone())
         .with_log(args.run.out_path("log.jsonl"));
-    let mut optimizer = trainer.optimizer(&model)?;
-    let state = match &args.run.resume {
-        Some(dir) => Checkpoint::new(dir)
-            .load(model.var_store_mut(), &mut optimizer)
-            .with_context(|| format!("resuming from {}", dir.display()))?,
-        None => Default::default(),
-    };
+    let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
     checkpoint.save_config(&config)?;
     let kind = if config.plain {
         "plain autoencoder"
@@ -139,20 +133,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     } else {
         AutoencoderConfig::vae(&hidden, args.code)
     };
-    let train = TrainConfig {
-        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
-        batch_size: args.batch,
-        seed: args.run.seed,
-        optimizer: AdamConfig {
-            lr: args.lr,
-            ..Default::default()
-        },
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.1,
-        },
-        ..Default::default()
-    };
-    train.validate()?;
+    let train = args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?;
     Ok(RunConfig {
         plain: args.plain,
         model,

@@ -9,8 +9,8 @@ use clap::Args;
 
 use aecraft_tensor::DeviceChoice;
 use aecraft_train::data::{load_mnist, Splits};
-use aecraft_train::ImageDataset;
 use aecraft_train::{atomic, TrainError};
+use aecraft_train::{AdamConfig, ImageDataset, LrSchedule, TrainConfig};
 
 /// Flags shared by the examples.
 #[derive(Debug, Clone, Args)]
@@ -116,6 +116,31 @@ impl RunArgs {
                 })
             }
         }
+    }
+
+    /// The examples' training settings: `--epochs` (else `default_epochs`), `--seed`, and
+    /// Adam at `lr` decaying along a cosine to a tenth of it.
+    pub fn train_config(
+        &self,
+        default_epochs: usize,
+        batch_size: usize,
+        lr: f64,
+    ) -> Result<TrainConfig, TrainError> {
+        let config = TrainConfig {
+            epochs: self.epochs_or(default_epochs),
+            batch_size,
+            seed: self.seed,
+            optimizer: AdamConfig {
+                lr,
+                ..Default::default()
+            },
+            lr_schedule: LrSchedule::Cosine {
+                final_fraction: 0.1,
+            },
+            ..Default::default()
+        };
+        config.validate()?;
+        Ok(config)
     }
 
     /// A path inside `--out`.

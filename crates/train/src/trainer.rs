@@ -3,7 +3,7 @@
 //! infinite loss that keeps the last good checkpoint.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -168,6 +168,22 @@ impl Trainer {
     /// An optimizer for `model`, as configured.
     pub fn optimizer(&self, model: &dyn TrainModel) -> Result<Adam, TrainError> {
         self.config.optimizer.build(model.var_store())
+    }
+
+    /// An optimizer for `model` and the state to start [`Trainer::fit`] from: with `resume`,
+    /// that checkpoint's weights (loaded into `model`), optimizer state and progress; else a
+    /// fresh start.
+    pub fn start(
+        &self,
+        model: &mut dyn TrainModel,
+        resume: Option<&Path>,
+    ) -> Result<(Adam, TrainState), TrainError> {
+        let mut optimizer = self.optimizer(model)?;
+        let state = match resume {
+            Some(dir) => Checkpoint::new(dir).load(model.var_store_mut(), &mut optimizer)?,
+            None => TrainState::default(),
+        };
+        Ok((optimizer, state))
     }
 
     /// Trains `model` from `state` (the default state for a fresh run) up to the configured
