@@ -81,7 +81,15 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
     let data = patterns();
     let dir = tempfile::tempdir().unwrap();
 
-    let mut straight = plain_model(1);
+    // Tests run in parallel and share libtorch's global random state, so every model starts
+    // from a copy of the same weights rather than from the same seed.
+    let initial = plain_model(1);
+    let copy_of_initial = || {
+        let mut model = plain_model(1);
+        tch::no_grad(|| model.var_store_mut().copy(initial.var_store())).unwrap();
+        model
+    };
+    let mut straight = copy_of_initial();
     let trainer = Trainer::new(config(4)).unwrap();
     let mut adam = trainer.optimizer(&straight).unwrap();
     trainer
@@ -89,7 +97,7 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
         .unwrap();
 
     let checkpoint = Checkpoint::new(dir.path());
-    let mut first = plain_model(1);
+    let mut first = copy_of_initial();
     let half = Trainer::new(config(2))
         .unwrap()
         .with_checkpoint(checkpoint.clone());
