@@ -21,7 +21,6 @@
 //! `softmax` also `usage.png` (test images grouped by their unit: one row per unit),
 //! `log.jsonl` and the checkpoint into `--out`.
 
-use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -184,11 +183,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 /// The configuration: from the checkpoint when resuming, else from the flags.
 fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
-    if let Some(dir) = &args.run.resume {
-        let mut config: RunConfig = Checkpoint::new(dir)
-            .load_config()
-            .with_context(|| format!("resuming from {}", dir.display()))?;
-        config.train.epochs = args.run.epochs_or(config.train.epochs);
+    if let Some(config) = args.run.resumed_config(|c: &mut RunConfig| &mut c.train)? {
         return Ok(config);
     }
     let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;

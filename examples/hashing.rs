@@ -23,7 +23,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -259,11 +258,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 /// The configuration: from the checkpoint when resuming, else from the flags.
 fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
-    if let Some(dir) = &args.run.resume {
-        let mut config: RunConfig = Checkpoint::new(dir)
-            .load_config()
-            .with_context(|| format!("resuming from {}", dir.display()))?;
-        config.train.epochs = args.run.epochs_or(config.train.epochs);
+    if let Some(config) = args.run.resumed_config(|c: &mut RunConfig| &mut c.train)? {
         return Ok(config);
     }
     let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;

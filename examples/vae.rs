@@ -9,7 +9,6 @@
 //! (VAE only), `log.jsonl`, and the checkpoint (`config.json`, `model.safetensors`,
 //! `optimizer.safetensors`, `state.json`) into `--out`.
 
-use anyhow::Context;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -117,11 +116,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 /// The configuration: from the checkpoint when resuming (with `--epochs` applied), else
 /// from the flags.
 fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
-    if let Some(dir) = &args.run.resume {
-        let mut config: RunConfig = Checkpoint::new(dir)
-            .load_config()
-            .with_context(|| format!("resuming from {}", dir.display()))?;
-        config.train.epochs = args.run.epochs_or(config.train.epochs);
+    if let Some(config) = args.run.resumed_config(|c: &mut RunConfig| &mut c.train)? {
         return Ok(config);
     }
     let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;

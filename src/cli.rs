@@ -10,7 +10,9 @@ use clap::Args;
 use aecraft_tensor::DeviceChoice;
 use aecraft_train::data::{load_mnist, Splits};
 use aecraft_train::{atomic, TrainError};
-use aecraft_train::{AdamConfig, ImageDataset, LrSchedule, TrainConfig};
+use serde::de::DeserializeOwned;
+
+use aecraft_train::{AdamConfig, Checkpoint, ImageDataset, LrSchedule, TrainConfig};
 
 /// Flags shared by the examples.
 #[derive(Debug, Clone, Args)]
@@ -141,6 +143,21 @@ impl RunArgs {
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// With `--resume DIR`, the run configuration saved in `DIR/config.json`, its epochs
+    /// replaced by `--epochs` when given; `train` picks the training settings out of it.
+    pub fn resumed_config<T: DeserializeOwned>(
+        &self,
+        train: impl FnOnce(&mut T) -> &mut TrainConfig,
+    ) -> Result<Option<T>, TrainError> {
+        let Some(dir) = &self.resume else {
+            return Ok(None);
+        };
+        let mut config: T = Checkpoint::new(dir).load_config()?;
+        let settings = train(&mut config);
+        settings.epochs = self.epochs_or(settings.epochs);
+        Ok(Some(config))
     }
 
     /// A path inside `--out`.
