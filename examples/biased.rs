@@ -243,6 +243,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     let model = AutoencoderConfig {
         input: 784,
         encoder: MlpConfig::with_hidden(&hidden),
+        encoder_label: None,
         code: CodeLayout(code),
         transforms,
         generator: GeneratorConfig::Mlp(MlpGeneratorConfig {

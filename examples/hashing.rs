@@ -269,6 +269,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     let model = AutoencoderConfig {
         input: 784,
         encoder: MlpConfig::with_hidden(&hidden),
+        encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new("logits", args.bits)]),
         transforms: vec![
             TransformConfig::Binarize(BinarizeConfig {

@@ -8,7 +8,13 @@
 //! ([`LabelInputConfig`]), so the code need not carry it; `adversary` trains a classifier on
 //! the code that the encoder must defeat ([`AdversaryConfig`]; by default the encoder
 //! pushes the adversary's prediction toward uniform, see [`EncoderObjective`]); `both` does
-//! both.
+//! both. By default the encoder also reads the one-hot label next to the image
+//! (`--encoder-label true`, a conditional encoder as in a conditional VAE or the variational
+//! fair autoencoder): knowing the class, it can leave out what the image says about it
+//! instead of having to infer the class first; and a [`ClassMeansConfig`] penalty
+//! (`--class-means-weight`, 0 leaves it out) pulls every class's mean code together, a fixed
+//! function of the batch that steadies what the adversary alone did unevenly (see
+//! `docs/toolbox.md` for the validation runs behind these defaults).
 //!
 //! After training, a fresh linear probe (multinomial logistic regression on standardized
 //! codes) is fitted on the training codes to predict the label and scored on the test codes;
@@ -27,14 +33,15 @@ use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::{
-    AdversaryConfig, EncoderObjective, GaussianSamplerConfig, LabelInputConfig, TransformConfig,
+    one_hot_labels, AdversaryConfig, ClassMeansConfig, EncoderObjective, GaussianSamplerConfig,
+    LabelInputConfig, TransformConfig,
 };
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::autoencoder::side_inputs;
 use aecraft::train::metrics::probe::{linear_probe_accuracy, majority_rate};
 use aecraft::train::pictures::save_image_grid;
-use aecraft::train::{atomic, evaluate, Autoencoder, TrainReport};
+use aecraft::train::{atomic, evaluate, Autoencoder, EncoderLabelConfig, TrainReport};
 
 /// How the code is made to ignore the label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -55,6 +62,29 @@ impl Method {
 
     fn adversary(self) -> bool {
         matches!(self, Self::Adversary | Self::Both)
+    }
+}
+
+/// What the adversary reads of a Gaussian code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AdversaryInput {
+    /// The sampled code `z` (in evaluation, its mean).
+    Sample,
+    /// The mean `z_mean`, which the probe reads.
+    Mean,
+    /// Both, side by side.
+    Both,
+}
+
+impl AdversaryInput {
+    /// The code groups it names; a deterministic code has only `z`.
+    fn groups(self, variational: bool) -> Vec<String> {
+        let groups: &[&str] = match (variational, self) {
+            (false, _) | (true, Self::Sample) => &["z"],
+            (true, Self::Mean) => &["z_mean"],
+            (true, Self::Both) => &["z", "z_mean"],
+        };
+        groups.iter().map(|g| (*g).to_owned()).collect()
     }
 }
 
@@ -95,7 +125,7 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Objective::Confusion)]
     objective: Objective,
     /// Weight of the encoder's term against the adversary.
-    #[arg(long, default_value_t = 40.0)]
+    #[arg(long, default_value_t = 30.0)]
     encoder_weight: f64,
     /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
     /// the probe and the adversary then read the mean, `z_mean`.
@@ -107,9 +137,22 @@ struct Args {
     /// The adversary's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     adversary_lr: f64,
+    /// The adversary's optimizer steps per training step (alternating updates above 1).
+    #[arg(long, default_value_t = 1)]
+    adversary_steps: usize,
     /// Hidden widths of the adversary, or `linear` for a multinomial logistic regression.
     #[arg(long, default_value = "256,256")]
     adversary_hidden: String,
+    /// What the adversary reads of a Gaussian code: the sample, the mean, or both.
+    #[arg(long, value_enum, default_value_t = AdversaryInput::Sample)]
+    adversary_input: AdversaryInput,
+    /// Weight of the class-means penalty on the code the probe reads (`z_mean` for a
+    /// Gaussian code): the between-class share of each unit's variance; 0 leaves it out.
+    #[arg(long, default_value_t = 1000.0)]
+    class_means_weight: f64,
+    /// Let the encoder read the one-hot label next to the image (a conditional encoder).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    encoder_label: bool,
 }
 
 /// What `config.json` holds.
@@ -167,8 +210,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         "plain",
     )?;
 
-    let probe = probe_accuracy(model.net(), code_group(&config.model), &train, &eval)?;
-    let plain_probe = probe_accuracy(plain.net(), code_group(&config.plain), &train, &eval)?;
+    let probe = probe_accuracy(model.net(), &config.model.code_group(), &train, &eval)?;
+    let plain_probe = probe_accuracy(plain.net(), &config.plain.code_group(), &train, &eval)?;
     let losses = evaluate(&model, &eval, config.train.eval_batch_size)?;
     let metrics = serde_json::json!({
         "method": config.method,
@@ -244,6 +287,12 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     } else {
         plain.clone()
     };
+    if args.encoder_label {
+        model.encoder_label = Some(EncoderLabelConfig {
+            classes: CLASSES,
+            ..Default::default()
+        });
+    }
     let mut generator_inputs = vec!["z".to_owned()];
     if args.method.decoder_input() {
         model
@@ -255,7 +304,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         model
             .transforms
             .push(TransformConfig::Adversary(AdversaryConfig {
-                inputs: vec!["z".into()],
+                inputs: args.adversary_input.groups(args.variational),
                 mlp: MlpConfig::with_hidden(&adversary_hidden),
                 weight: args.adversary_weight,
                 objective: match args.objective {
@@ -264,6 +313,17 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
                 },
                 encoder_weight: args.encoder_weight,
                 lr: args.adversary_lr,
+                steps: args.adversary_steps,
+                ..Default::default()
+            }));
+    }
+    if args.class_means_weight != 0.0 {
+        model
+            .transforms
+            .push(TransformConfig::ClassMeans(ClassMeansConfig {
+                input: model.code_group(),
+                classes: CLASSES,
+                weight: args.class_means_weight,
                 ..Default::default()
             }));
     }
@@ -280,19 +340,6 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         plain,
         train,
     })
-}
-
-/// The group that holds the code proper: `z_mean` for a Gaussian code, else `z`.
-fn code_group(config: &AutoencoderConfig) -> &'static str {
-    let gaussian = config
-        .transforms
-        .iter()
-        .any(|t| matches!(t, TransformConfig::Gaussian(_)));
-    if gaussian {
-        "z_mean"
-    } else {
-        "z"
-    }
 }
 
 /// The evaluation-mode code (group `group`) of every image: `[N, code]`.
@@ -333,27 +380,37 @@ fn probe_accuracy(
 }
 
 /// `swap.png`: each of the first test digits, then regenerated with labels 0–9 (or, when the
-/// generator reads no label, its reconstruction).
+/// generator reads no label, its reconstruction). The code is always that of the digit with
+/// its own label; only the label the generator reads changes.
 fn save_swap(
     args: &Args,
     net: &Autoencoder,
     method: Method,
     eval: &ImageDataset,
 ) -> anyhow::Result<()> {
-    let inputs = eval.images().narrow(0, 0, SWAP_ROWS.min(eval.len() as i64));
-    let rows = inputs.size()[0];
+    let rows = SWAP_ROWS.min(eval.len() as i64);
+    let batch = eval
+        .ordered_batches(rows as usize)
+        .next()
+        .context("swap.png needs at least one test image")?;
+    let inputs = batch.images.shallow_clone();
+    let regenerate = |label: Option<i64>| {
+        tch::no_grad(|| -> anyhow::Result<Tensor> {
+            let mut code = net.encode_with_side(&inputs, side_inputs(&batch), false)?;
+            if let Some(label) = label {
+                let labels = Tensor::full([rows], label, (Kind::Int64, inputs.device()));
+                code.insert("label", one_hot_labels(&labels, CLASSES, "label")?);
+            }
+            Ok(net.to_pixels(&net.generate(&code, false)?))
+        })
+    };
     let mut columns = vec![inputs.shallow_clone()];
     if method.decoder_input() {
         for label in 0..CLASSES {
-            let labels = Tensor::full([rows], label, (Kind::Int64, inputs.device()));
-            let generated = tch::no_grad(|| -> anyhow::Result<Tensor> {
-                let code = net.encode_with_side(&inputs, vec![("label".into(), labels)], false)?;
-                Ok(net.to_pixels(&net.generate(&code, false)?))
-            })?;
-            columns.push(generated);
+            columns.push(regenerate(Some(label))?);
         }
     } else {
-        columns.push(net.reconstruct(&inputs)?);
+        columns.push(regenerate(None)?);
     }
     let per_row = columns.len();
     let grid = Tensor::stack(&columns, 1).view([rows * per_row as i64, -1]);

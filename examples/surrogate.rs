@@ -191,6 +191,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let inverse = AutoencoderConfig {
         input: pixels,
         encoder: MlpConfig::with_hidden(&widths(&args.encoder_hidden, "--encoder-hidden")?),
+        encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new(
             &surrogate.input,
             PARAM_VECTOR_LEN as i64,

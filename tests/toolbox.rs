@@ -1,16 +1,18 @@
 //! The toolbox's parts combined in one pipeline, trained briefly on small synthetic data:
 //! sparse binarizing (bits + discretization noise + sparsity prior), side information with an
-//! adversary, and the noise schedule driven by the trainer.
+//! adversary, the noise schedule driven by the trainer, and a conditional encoder whose code
+//! hides the class (class-means penalty and a refitting adversary).
 
 use tch::{Device, Kind, Tensor};
 
+use aecraft::codes::class_means::between_class_share;
 use aecraft::codes::{
-    AdversaryConfig, BinarizeConfig, CodeDropoutConfig, LabelInputConfig, LinearSchedule,
-    MaskConfig, SparsityPriorConfig, TransformConfig,
+    one_hot_labels, AdversaryConfig, BinarizeConfig, ClassMeansConfig, CodeDropoutConfig,
+    LabelInputConfig, LinearSchedule, MaskConfig, SparsityPriorConfig, TransformConfig,
 };
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
-use aecraft::train::Batch;
+use aecraft::train::{Batch, EncoderLabelConfig, Losses};
 
 /// `n` random 4×4 "images" from `classes` prototypes, labelled by prototype.
 fn synthetic(n: i64, classes: i64) -> ImageDataset {
@@ -29,6 +31,7 @@ fn config(
     AutoencoderConfig {
         input: 16,
         encoder: MlpConfig::with_hidden(&[32]),
+        encoder_label: None,
         code: CodeLayout(code),
         transforms,
         generator: GeneratorConfig::Mlp(MlpGeneratorConfig {
@@ -99,6 +102,26 @@ fn batch(data: &ImageDataset) -> Batch {
     }
 }
 
+/// The model's evaluation losses on all of `data`, before and after `epochs` of training.
+fn losses_before_and_after(
+    model: &mut AutoencoderModel,
+    data: &ImageDataset,
+    epochs: usize,
+) -> (Losses, Losses) {
+    let first = model.losses(&batch(data), false).unwrap();
+    train(model, data, epochs);
+    (first, model.losses(&batch(data), false).unwrap())
+}
+
+/// The value of the loss or report `name`.
+fn value(losses: &Losses, name: &str) -> f64 {
+    losses
+        .named()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.double_value(&[]))
+        .unwrap()
+}
+
 #[test]
 fn side_labels_reach_the_generator_and_the_adversary_trains_with_its_own_optimizer() {
     tch::manual_seed(1);
@@ -125,16 +148,7 @@ fn side_labels_reach_the_generator_and_the_adversary_trains_with_its_own_optimiz
     ];
     let config = config(vec![GroupSpec::new("z", 4)], transforms, &["z", "label"]);
     let mut model = AutoencoderModel::new(&config, Device::Cpu).unwrap();
-    let first = model.losses(&batch(&data), false).unwrap();
-    train(&mut model, &data, 5);
-    let after = model.losses(&batch(&data), false).unwrap();
-    let value = |losses: &aecraft::train::Losses, name: &str| {
-        losses
-            .named()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.double_value(&[]))
-            .unwrap()
-    };
+    let (first, after) = losses_before_and_after(&mut model, &data, 5);
     // The adversary learned (its own optimizer stepped): its cross-entropy moved.
     assert_ne!(value(&first, "adversary"), value(&after, "adversary"));
     assert!(value(&after, "reconstruction") < value(&first, "reconstruction"));
@@ -156,4 +170,48 @@ fn side_labels_reach_the_generator_and_the_adversary_trains_with_its_own_optimiz
     };
     let err = model.losses(&unlabelled, false).unwrap_err().to_string();
     assert!(err.contains("side input \"label\" is missing"), "{err}");
+}
+
+#[test]
+fn a_conditional_encoder_with_class_means_and_a_refitting_adversary_hides_the_class() {
+    tch::manual_seed(2);
+    let data = synthetic(512, 4);
+    let transforms = vec![
+        TransformConfig::LabelInput(LabelInputConfig {
+            classes: 4,
+            ..Default::default()
+        }),
+        TransformConfig::ClassMeans(ClassMeansConfig {
+            classes: 4,
+            weight: 50.0,
+            ..Default::default()
+        }),
+        TransformConfig::Adversary(AdversaryConfig {
+            classes: 4,
+            mlp: MlpConfig::with_hidden(&[16]),
+            steps: 3,
+            ..Default::default()
+        }),
+    ];
+    let mut config = config(vec![GroupSpec::new("z", 3)], transforms, &["z", "label"]);
+    config.encoder_label = Some(EncoderLabelConfig {
+        classes: 4,
+        ..Default::default()
+    });
+    let mut model = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+    let (first, after) = losses_before_and_after(&mut model, &data, 30);
+    assert!(value(&after, "reconstruction") < value(&first, "reconstruction"));
+    // The prototypes differ by class, yet every class ends with nearly the same mean code.
+    let code = tch::no_grad(|| {
+        let side = vec![("label".to_owned(), data.labels().unwrap().shallow_clone())];
+        model.net().encode_with_side(data.images(), side, false)
+    })
+    .unwrap();
+    let one_hot = one_hot_labels(data.labels().unwrap(), 4, "label").unwrap();
+    let share = between_class_share(code.get("z").unwrap(), &one_hot).double_value(&[]);
+    assert!(
+        share < 0.05,
+        "between-class share of the code's variance: {share}"
+    );
+    assert!(value(&after, "class_means") < 0.05 * 50.0);
 }

@@ -7,8 +7,11 @@
 //! autoencoder's variables and the adversary's optimizer, called after the step, steps the
 //! adversary's (see [`CodeTransform::own_variables`]). This costs one forward and backward
 //! pass per batch instead of the two of alternating updates, and the adversary always scores
-//! the codes the encoder produces at that step. What the encoder is trained to do is the
-//! [`EncoderObjective`]:
+//! the codes the encoder produces at that step. With [`AdversaryConfig::steps`] above 1 the
+//! adversary takes further steps on the same batch's detached code after each autoencoder
+//! step (alternating updates, as in GAN training): it stays nearer its best response, so the
+//! encoder cannot win by outpacing a lagging adversary instead of removing the information.
+//! What the encoder is trained to do is the [`EncoderObjective`]:
 //!
 //! - **confusion** (the default): the adversary minimizes its cross-entropy on the detached
 //!   code; the encoder minimizes the cross-entropy of the adversary's prediction against the
@@ -19,6 +22,8 @@
 //!   minimizes. That goal is unbounded: on MNIST the encoder learned to make the adversary
 //!   confidently wrong, with a code that still told the classes apart to a fresh probe and
 //!   reconstructed badly (see `docs/toolbox.md`), which is why confusion is the default.
+
+use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{Module, VarStore};
@@ -70,6 +75,10 @@ pub struct AdversaryConfig {
     pub encoder_weight: f64,
     /// The learning rate of the adversary's own optimizer.
     pub lr: f64,
+    /// The adversary's optimizer steps per training step (at least 1): the first with the
+    /// gradients of the shared backward pass, the others refitting it on the same batch's
+    /// detached code.
+    pub steps: usize,
 }
 
 impl Default for AdversaryConfig {
@@ -84,6 +93,7 @@ impl Default for AdversaryConfig {
             weight: 1.0,
             encoder_weight: 1.0,
             lr: 1e-3,
+            steps: 1,
         }
     }
 }
@@ -109,6 +119,13 @@ impl AdversaryConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(CodesError::config("adversary.lr", self.lr, "must be > 0"));
+        }
+        if self.steps == 0 {
+            return Err(CodesError::config(
+                "adversary.steps",
+                self.steps,
+                "must be at least 1",
+            ));
         }
         self.mlp.validate("adversary.mlp")?;
         Ok(())
@@ -145,6 +162,7 @@ impl AdversaryConfig {
             config: self.clone(),
             vs,
             net,
+            last_batch: RefCell::new(None),
         })
     }
 }
@@ -155,6 +173,8 @@ pub struct Adversary {
     config: AdversaryConfig,
     vs: VarStore,
     net: Mlp,
+    /// The detached features and labels of the last training batch, for refitting.
+    last_batch: RefCell<Option<(Tensor, Tensor)>>,
 }
 
 impl Adversary {
@@ -186,7 +206,7 @@ impl CodeTransform for Adversary {
     /// `confusion` (`encoder_weight` times the cross-entropy of its prediction against the
     /// uniform distribution, which trains only the encoder); reports `adversary_accuracy`.
     /// The same in training and evaluation.
-    fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {
+    fn apply(&self, code: &mut Code, train: bool) -> Result<(), CodesError> {
         let mut features = code.concat(&self.config.inputs)?;
         if self.config.standardize && features.size()[0] > 1 {
             let mean = features.mean_dim(0, true, features.kind());
@@ -194,6 +214,9 @@ impl CodeTransform for Adversary {
             features = (features - mean) / std;
         }
         let labels = code.side(&self.config.side)?.to_kind(Kind::Int64);
+        if train && self.config.steps > 1 {
+            *self.last_batch.borrow_mut() = Some((features.detach(), labels.shallow_clone()));
+        }
         let logits = match self.config.objective {
             EncoderObjective::Reversal => {
                 self.logits(&gradient_reversal(&features, self.config.encoder_weight))
@@ -224,7 +247,20 @@ impl CodeTransform for Adversary {
         Some(OwnVariables {
             var_store: &self.vs,
             lr: self.config.lr,
+            steps: self.config.steps,
         })
+    }
+
+    /// `weight` times the adversary's cross-entropy on the last training batch's detached
+    /// code (kept only when `steps` is above 1).
+    fn refit_loss(&self) -> Result<Option<Tensor>, CodesError> {
+        self.last_batch
+            .borrow()
+            .as_ref()
+            .map(|(features, labels)| {
+                Ok(cross_entropy(&self.logits(features), labels)? * self.config.weight)
+            })
+            .transpose()
     }
 }
 
@@ -351,5 +387,66 @@ mod tests {
         assert!(adversary.apply(&mut unlabelled, true).is_err());
         let mut none = GroupWidths::new();
         assert!(config.infer_widths(&mut none).is_err());
+    }
+
+    #[test]
+    fn refitting_uses_the_last_training_batch_and_no_gradient_reaches_the_code() {
+        tch::manual_seed(4);
+        let widths = GroupWidths::from([("z".to_owned(), 4)]);
+        let config = AdversaryConfig {
+            classes: 3,
+            steps: 3,
+            ..Default::default()
+        };
+        let adversary = config.build(Device::Cpu, &widths).unwrap();
+        assert!(
+            adversary.refit_loss().unwrap().is_none(),
+            "nothing seen yet"
+        );
+        let z = Tensor::randn([6, 4], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        adversary
+            .apply(&mut code(&z, &[0, 1, 2, 0, 1, 2]), false)
+            .unwrap();
+        assert!(
+            adversary.refit_loss().unwrap().is_none(),
+            "evaluation keeps nothing"
+        );
+        adversary
+            .apply(&mut code(&z, &[0, 1, 2, 0, 1, 2]), true)
+            .unwrap();
+        let loss = adversary
+            .refit_loss()
+            .unwrap()
+            .expect("a training batch was seen");
+        loss.backward();
+        assert!(!z.grad().defined() || z.grad().abs().sum(Kind::Float).double_value(&[]) == 0.0);
+        let own = adversary.own_variables().unwrap();
+        assert_eq!(own.steps, 3);
+        assert!(own.var_store.trainable_variables().iter().any(|v| v
+            .grad()
+            .abs()
+            .sum(Kind::Float)
+            .double_value(&[])
+            > 0.0));
+
+        let single = AdversaryConfig {
+            classes: 3,
+            ..Default::default()
+        }
+        .build(Device::Cpu, &widths)
+        .unwrap();
+        single
+            .apply(&mut code(&z, &[0, 1, 2, 0, 1, 2]), true)
+            .unwrap();
+        assert!(
+            single.refit_loss().unwrap().is_none(),
+            "one step needs no refit"
+        );
+        let zero = AdversaryConfig {
+            steps: 0,
+            ..Default::default()
+        };
+        let error = zero.infer_widths(&mut widths.clone()).unwrap_err();
+        assert!(error.to_string().contains("adversary.steps"), "{error}");
     }
 }

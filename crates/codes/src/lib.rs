@@ -17,13 +17,15 @@
 //! - deterministic edits: [`LabelInput`] (side information for the generator), [`Mask`];
 //! - objective additions: [`SparsityPrior`] (a target firing rate; 0.5 balances bits),
 //!   [`Decorrelation`], [`Adversary`] (hidden information must not be recoverable),
-//!   [`UsagePrior`] (how often each unit of a softmax is used).
+//!   [`ClassMeans`] (every class has the same mean code), [`UsagePrior`] (how often each
+//!   unit of a softmax is used).
 //!
 //! Sibling crates: `aecraft-tensor` (below: tch glue), `aecraft-generators` (above: turns a
 //! code into an image), `aecraft-train` (the loop), and the `aecraft` umbrella.
 
 pub mod adversary;
 pub mod bits;
+pub mod class_means;
 pub mod cluster;
 pub mod code;
 pub mod decorrelation;
@@ -41,6 +43,7 @@ mod error;
 
 pub use adversary::{Adversary, AdversaryConfig, EncoderObjective};
 pub use bits::{BinarizeConfig, Binarizer};
+pub use class_means::{ClassMeans, ClassMeansConfig};
 pub use cluster::{ChoiceNoise, ClusterChoice, ClusterChoiceConfig};
 pub use code::{Code, Penalty};
 pub use decorrelation::{Decorrelation, DecorrelationConfig};
@@ -50,7 +53,7 @@ pub use gaussian::{GaussianSampler, GaussianSamplerConfig};
 pub use layout::{CodeLayout, GroupSpec, GroupWidths};
 pub use mask::{Mask, MaskConfig};
 pub use schedule::LinearSchedule;
-pub use side::{LabelInput, LabelInputConfig};
+pub use side::{one_hot_labels, LabelInput, LabelInputConfig};
 pub use sparsity::{SparsityPrior, SparsityPriorConfig};
 pub use transform::{CodeTransform, OwnVariables, TransformConfig};
 pub use usage::{UsagePrior, UsagePriorConfig};

@@ -3,21 +3,26 @@
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, VarStore};
+use tch::Tensor;
 
 use crate::{
-    AdversaryConfig, BinarizeConfig, ClusterChoiceConfig, Code, CodeDropoutConfig, CodesError,
-    DecorrelationConfig, GaussianSamplerConfig, GroupWidths, LabelInputConfig, MaskConfig,
-    SparsityPriorConfig, UsagePriorConfig,
+    AdversaryConfig, BinarizeConfig, ClassMeansConfig, ClusterChoiceConfig, Code,
+    CodeDropoutConfig, CodesError, DecorrelationConfig, GaussianSamplerConfig, GroupWidths,
+    LabelInputConfig, MaskConfig, SparsityPriorConfig, UsagePriorConfig,
 };
 
 /// Variables a transform trains with its own optimizer rather than the autoencoder's (an
-/// adversary's), and that optimizer's learning rate.
+/// adversary's), that optimizer's learning rate, and how many times it steps per training
+/// step.
 #[derive(Debug)]
 pub struct OwnVariables<'a> {
     /// The transform's own variables.
     pub var_store: &'a VarStore,
     /// The learning rate of their optimizer.
     pub lr: f64,
+    /// Optimizer steps per training step: the first uses the gradients of the shared
+    /// backward pass, each further one those of [`CodeTransform::refit_loss`].
+    pub steps: usize,
 }
 
 /// One edit of the code: structure, a deterministic or random edit, or an objective term.
@@ -36,6 +41,14 @@ pub trait CodeTransform: std::fmt::Debug {
     /// after each autoencoder step and then clears them.
     fn own_variables(&self) -> Option<OwnVariables<'_>> {
         None
+    }
+
+    /// The loss of the own variables alone on the inputs of the last training-mode
+    /// [`CodeTransform::apply`], with no gradient reaching the code: what the training loop
+    /// descends for the extra steps of [`OwnVariables::steps`]. `None` when there is nothing
+    /// to refit.
+    fn refit_loss(&self) -> Result<Option<Tensor>, CodesError> {
+        Ok(None)
     }
 }
 
@@ -64,6 +77,8 @@ pub enum TransformConfig {
     Decorrelation(DecorrelationConfig),
     /// A classifier that must fail to recover a side label from the code.
     Adversary(AdversaryConfig),
+    /// A penalty on the differences between the per-class means of a group.
+    ClassMeans(ClassMeansConfig),
 }
 
 impl TransformConfig {
@@ -81,6 +96,7 @@ impl TransformConfig {
             Self::SparsityPrior(config) => config.infer_widths(widths),
             Self::Decorrelation(config) => config.infer_widths(widths),
             Self::Adversary(config) => config.infer_widths(widths),
+            Self::ClassMeans(config) => config.infer_widths(widths),
         }
     }
 
@@ -108,6 +124,7 @@ impl TransformConfig {
             Self::SparsityPrior(config) => Box::new(config.build()),
             Self::Decorrelation(config) => Box::new(config.build()),
             Self::Adversary(config) => Box::new(config.build(path.device(), widths)?),
+            Self::ClassMeans(config) => Box::new(config.build()),
         })
     }
 }

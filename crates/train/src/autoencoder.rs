@@ -1,14 +1,16 @@
 //! The autoencoder pipeline: an MLP encoder, then code transforms, then a generator, trained
 //! on reconstruction plus the penalties the transforms add. Plain autoencoders and VAEs are
-//! two configurations of it; later parts plug into the same pipeline.
+//! two configurations of it; later parts plug into the same pipeline. The encoder may also
+//! read a side label next to the image ([`EncoderLabelConfig`]: a conditional encoder, as in
+//! a conditional VAE).
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use aecraft_codes::{
-    Code, CodeLayout, CodeTransform, GaussianSamplerConfig, GroupSpec, GroupWidths, Penalty,
-    TransformConfig,
+    one_hot_labels, Code, CodeLayout, CodeTransform, GaussianSamplerConfig, GroupSpec, GroupWidths,
+    Penalty, TransformConfig,
 };
 use aecraft_generators::{Generator, GeneratorConfig, MlpGeneratorConfig, OutputKind};
 use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
@@ -27,6 +29,8 @@ pub struct AutoencoderConfig {
     pub input: i64,
     /// The encoder's hidden layers.
     pub encoder: MlpConfig,
+    /// A side label the encoder reads, one-hot, next to the image; `None`: images only.
+    pub encoder_label: Option<EncoderLabelConfig>,
     /// The groups the encoder outputs.
     pub code: CodeLayout,
     /// The transforms applied to the code, in order.
@@ -48,6 +52,7 @@ impl AutoencoderConfig {
         Self {
             input: 784,
             encoder: MlpConfig::with_hidden(hidden),
+            encoder_label: None,
             code: CodeLayout(vec![GroupSpec::new("gauss", 2 * code)]),
             transforms: vec![TransformConfig::Gaussian(GaussianSamplerConfig::default())],
             generator: mirrored_generator(hidden),
@@ -59,6 +64,7 @@ impl AutoencoderConfig {
         Self {
             input: 784,
             encoder: MlpConfig::with_hidden(hidden),
+            encoder_label: None,
             code: CodeLayout(vec![GroupSpec::new("z", code)]),
             transforms: Vec::new(),
             generator: mirrored_generator(hidden),
@@ -75,11 +81,26 @@ impl AutoencoderConfig {
             ));
         }
         self.encoder.validate("encoder")?;
+        if let Some(label) = &self.encoder_label {
+            label.validate()?;
+        }
         let mut widths = self.code.validate()?;
         for transform in &self.transforms {
             transform.infer_widths(&mut widths)?;
         }
         Ok(widths)
+    }
+
+    /// The group that holds the code proper, as a probe or a metric should read it: the mean
+    /// (`<output>_mean`) of the first Gaussian code, else `z`.
+    pub fn code_group(&self) -> String {
+        self.transforms
+            .iter()
+            .find_map(|t| match t {
+                TransformConfig::Gaussian(gaussian) => Some(format!("{}_mean", gaussian.output)),
+                _ => None,
+            })
+            .unwrap_or_else(|| "z".to_owned())
     }
 
     /// Builds the pipeline under `path`.
@@ -92,18 +113,54 @@ impl AutoencoderConfig {
             transforms.push(transform.build_with_widths(&path, &widths)?);
             transform.infer_widths(&mut widths)?;
         }
+        let label_width = self.encoder_label.as_ref().map_or(0, |l| l.classes);
         Ok(Autoencoder {
             encoder: self.encoder.build(
                 &(path / "encoder"),
-                self.input,
+                self.input + label_width,
                 self.code.total_width(),
             )?,
+            encoder_label: self.encoder_label.clone(),
             layout: self.code.clone(),
             transforms,
             generator: self
                 .generator
                 .build(&(path / "generator"), &widths, self.input)?,
         })
+    }
+}
+
+/// A side label that the encoder reads next to the image: its one-hot encoding is
+/// concatenated to the pixels, so the encoder sees `[B, input + classes]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderLabelConfig {
+    /// The side input holding class indices, `[B]` int64 (see [`side_inputs`]).
+    pub side: String,
+    /// The number of classes.
+    pub classes: i64,
+}
+
+impl Default for EncoderLabelConfig {
+    fn default() -> Self {
+        Self {
+            side: "label".into(),
+            classes: 10,
+        }
+    }
+}
+
+impl EncoderLabelConfig {
+    /// Checks the number of classes.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if self.classes < 2 {
+            return Err(TrainError::invalid(
+                "encoder_label.classes",
+                self.classes,
+                "needs at least 2 classes",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +176,7 @@ fn mirrored_generator(hidden: &[i64]) -> GeneratorConfig {
 #[derive(Debug)]
 pub struct Autoencoder {
     encoder: Mlp,
+    encoder_label: Option<EncoderLabelConfig>,
     layout: CodeLayout,
     transforms: Vec<Box<dyn CodeTransform>>,
     generator: Box<dyn Generator>,
@@ -131,14 +189,32 @@ impl Autoencoder {
     }
 
     /// Encodes images `[B, D]` with side inputs (e.g. `("label", [B] int64)`, see
-    /// [`Code::insert_side`]) and applies the transforms.
+    /// [`Code::insert_side`]) and applies the transforms. A conditional encoder
+    /// ([`AutoencoderConfig::encoder_label`]) reads its label from `side`.
     pub fn encode_with_side(
         &self,
         images: &Tensor,
         side: Vec<(String, Tensor)>,
         train: bool,
     ) -> Result<Code, TrainError> {
-        let mut code = self.layout.split(&self.encoder.forward(images))?;
+        let inputs = match &self.encoder_label {
+            None => images.shallow_clone(),
+            Some(label) => {
+                let (_, labels) = side
+                    .iter()
+                    .find(|(name, _)| *name == label.side)
+                    .ok_or_else(|| {
+                        TrainError::invalid(
+                            "side inputs",
+                            format!("{:?}", side.iter().map(|(n, _)| n).collect::<Vec<_>>()),
+                            format!("the encoder reads the side input \"{}\"", label.side),
+                        )
+                    })?;
+                let one_hot = one_hot_labels(labels, label.classes, &label.side)?;
+                Tensor::f_cat(&[images, &one_hot.to_device(images.device())], 1)?
+            }
+        };
+        let mut code = self.layout.split(&self.encoder.forward(&inputs))?;
         for (name, values) in side {
             code.insert_side(name, values);
         }
@@ -241,7 +317,9 @@ pub fn side_inputs(batch: &Batch) -> Vec<(String, Tensor)> {
 /// An [`Autoencoder`] with its variables, ready for the [`crate::Trainer`].
 ///
 /// Transforms with their own variables (an adversary) get their own [`Adam`], stepped in
-/// [`TrainModel::after_step`] with the gradients of the same backward pass. Those variables
+/// [`TrainModel::after_step`] with the gradients of the same backward pass, then as many
+/// more times as [`aecraft_codes::OwnVariables::steps`] asks, on the transform's
+/// [`CodeTransform::refit_loss`]. Those variables
 /// are not part of [`TrainModel::var_store`], so checkpoints hold the autoencoder only; a
 /// resumed run starts its adversaries afresh.
 #[derive(Debug)]
@@ -300,9 +378,20 @@ impl TrainModel for AutoencoderModel {
     }
 
     fn after_step(&mut self, _batch: &Batch) -> Result<(), TrainError> {
-        for optimizer in &mut self.own_optimizers {
+        let owners = self
+            .net
+            .transforms
+            .iter()
+            .filter_map(|t| t.own_variables().map(|own| (t, own.steps)));
+        for ((transform, steps), optimizer) in owners.zip(&mut self.own_optimizers) {
             optimizer.step();
             optimizer.zero_grad();
+            for _ in 1..steps {
+                if let Some(loss) = transform.refit_loss()? {
+                    optimizer.backward_step(&loss);
+                    optimizer.zero_grad();
+                }
+            }
         }
         Ok(())
     }
@@ -350,5 +439,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cluster"), "{err}");
+    }
+
+    #[test]
+    fn a_conditional_encoder_reads_its_label_and_names_it_when_missing() {
+        let mut config = AutoencoderConfig::plain(&[8], 3);
+        config.input = 6;
+        config.encoder_label = Some(EncoderLabelConfig {
+            classes: 4,
+            ..Default::default()
+        });
+        let model = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+        let images = Tensor::rand([2, 6], (Kind::Float, Device::Cpu));
+        let code_with = |label: i64| {
+            let labels = Tensor::from_slice(&[label, label]);
+            let side = vec![("label".to_owned(), labels)];
+            let mut code = model.net().encode_with_side(&images, side, false).unwrap();
+            code.take("z").unwrap()
+        };
+        assert_eq!(code_with(0).size(), vec![2, 3]);
+        assert!(!code_with(0).allclose(&code_with(3), 1e-6, 1e-6, false));
+        let err = model.net().encode(&images, false).unwrap_err().to_string();
+        assert!(err.contains("\"label\""), "{err}");
+        let side = vec![("label".to_owned(), Tensor::from_slice(&[0i64, 4]))];
+        let err = model
+            .net()
+            .encode_with_side(&images, side, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outside 0..4"), "{err}");
+        config.encoder_label = Some(EncoderLabelConfig {
+            classes: 1,
+            ..Default::default()
+        });
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("encoder_label.classes"), "{err}");
     }
 }

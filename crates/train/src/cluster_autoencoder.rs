@@ -101,6 +101,7 @@ impl ClusterAutoencoderConfig {
         Ok(AutoencoderConfig {
             input: self.input,
             encoder: MlpConfig::with_hidden(&self.hidden),
+            encoder_label: None,
             code: CodeLayout(groups),
             transforms: vec![
                 TransformConfig::ClusterChoice(ClusterChoiceConfig {

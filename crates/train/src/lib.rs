@@ -44,7 +44,7 @@ pub mod trainer;
 
 mod error;
 
-pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel};
+pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderLabelConfig};
 pub use checkpoint::{Checkpoint, TrainState};
 pub use cluster_autoencoder::{ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant};
 pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
