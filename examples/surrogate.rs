@@ -6,11 +6,18 @@
 //! cargo run --release --example surrogate -- --out runs/surrogate [--epochs N] [--inverse-epochs M] [--seed S]
 //! ```
 //!
+//! Inference is the encoder's proposal followed by a search through the surrogate
+//! ([`search_params`]): every shape, from `--rotation-starts` rotations, refined by
+//! `--search-steps` steps of gradient descent through the frozen surrogate, the best
+//! reconstruction kept (`--search-steps 0` keeps the encoder's proposal). The true renderer
+//! only scores the result.
+//!
 //! Writes into `--out`: `metrics.json`, `surrogate_vs_renderer.png` (true renders over the
 //! surrogate's), `inverse.png` (test inputs, the true renderer's re-renders of the inferred
-//! parameters, the surrogate's outputs), and one checkpoint per stage in `surrogate/` and
-//! `inverse/` (each with `config.json`, `model.safetensors`, `optimizer.safetensors`,
-//! `state.json` and `log.jsonl`).
+//! parameters, the surrogate's renders of them, and the true renderer's re-renders of the
+//! encoder's proposals alone), and one checkpoint per stage in `surrogate/` and `inverse/`
+//! (each with `config.json`, `model.safetensors`, `optimizer.safetensors`, `state.json` and
+//! `log.jsonl`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -21,12 +28,15 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::codes::Code;
 use aecraft::generators::{CategoricalMode, SurrogateConfig, TranslationConfig};
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
+use aecraft::train::refine::RefineConfig;
 use aecraft::train::sprites::surrogate::{SurrogateData, SurrogateModel};
 use aecraft::train::sprites::{
-    factor_errors, SpriteParams, SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN,
+    factor_errors, search_params, SearchConfig, SpriteLabels, SpriteParams, SpritesConfig,
+    SpritesDataset, PARAM_VECTOR_LEN,
 };
 use aecraft::train::{atomic, evaluate, LrSchedule};
 
@@ -108,6 +118,16 @@ struct Args {
     /// Adam's learning rate, both stages.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Descent steps through the surrogate per search candidate at inference; 0 keeps the
+    /// encoder's proposal.
+    #[arg(long, default_value_t = 30)]
+    search_steps: usize,
+    /// Starting rotations per shape in the search.
+    #[arg(long, default_value_t = 4)]
+    rotation_starts: usize,
+    /// Adam's learning rate in the search, in units of the raw parameters.
+    #[arg(long, default_value_t = 0.05)]
+    search_lr: f64,
 }
 
 /// Epochs of the surrogate stage when `--epochs` is absent.
@@ -140,6 +160,15 @@ fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--resume: this two-stage example always trains from scratch");
     }
     let device = args.run.prepare()?;
+    let search = SearchConfig {
+        refine: RefineConfig {
+            steps: args.search_steps,
+            lr: args.search_lr,
+        },
+        rotation_starts: args.rotation_starts,
+        ..SearchConfig::default()
+    };
+    search.validate()?;
     let started = Instant::now();
     let (train_sprites, test_sprites) = sprites(&args)?;
     let pixels = (args.size * args.size) as i64;
@@ -222,12 +251,23 @@ fn run(args: Args) -> anyhow::Result<()> {
         Default::default(),
     )?;
 
-    let inferred = infer_params(&inverse_model, &surrogate, &test)?;
-    let rerendered = SpritesDataset::from_params(args.size, inferred.clone())?;
-    let rerendered = rerendered
-        .to_image_dataset(aecraft::train::sprites::SpriteLabels::Shape)?
-        .images()
-        .to_device(device);
+    let proposed = proposals(&inverse_model, &surrogate, test.images())?;
+    let search_started = Instant::now();
+    let found = if args.search_steps == 0 {
+        proposed.shallow_clone()
+    } else {
+        search_params(
+            inverse_model.net(),
+            &surrogate.input,
+            test.images(),
+            &search,
+        )?
+    };
+    let search_seconds = search_started.elapsed().as_secs_f64();
+    let inferred = decode(&surrogate, &found)?;
+    let encoder_inferred = decode(&surrogate, &proposed)?;
+    let rerendered = rerender(args.size, &inferred, device)?;
+    let encoder_rerendered = rerender(args.size, &encoder_inferred, device)?;
     let inverse_rerender_mse = mse(&rerendered, test.images());
     let train_mean = train.images().mean_dim(0, true, Kind::Float);
     let metrics = serde_json::json!({
@@ -240,6 +280,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         "surrogate_mse": surrogate_mse,
         "inverse_rerender_mse": inverse_rerender_mse,
         "factor_errors": factor_errors(&test_sprites.params, &inferred, args.size)?,
+        "encoder_rerender_mse": mse(&encoder_rerendered, test.images()),
+        "encoder_factor_errors": factor_errors(&test_sprites.params, &encoder_inferred, args.size)?,
+        "search": {
+            "steps": args.search_steps,
+            "rotation_starts": args.rotation_starts,
+            "lr": args.search_lr,
+            "seconds": search_seconds,
+        },
         "train_seconds": surrogate_report.state.train_seconds + inverse_report.state.train_seconds,
         "surrogate_train_seconds": surrogate_report.state.train_seconds,
         "inverse_train_seconds": inverse_report.state.train_seconds,
@@ -257,9 +305,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         (args.size as i64, args.size as i64),
         &surrogate_model,
         &data.table.narrow(0, train.len() as i64, SHOWN),
-        &inverse_model,
-        test.images(),
-        &rerendered,
+        InversePicture {
+            model: &inverse_model,
+            group: &surrogate.input,
+            inputs: test.images(),
+            found: &found,
+            rerendered: &rerendered,
+            encoder_rerendered: &encoder_rerendered,
+        },
     )?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
@@ -316,29 +369,56 @@ fn train_config(args: &Args, epochs: usize) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
-/// The parameters the encoder infers for `data`, decoded as
-/// [`SpriteParams::from_vector`] does (the shape is the argmax of the soft one-hot).
-fn infer_params(
+/// The encoder's raw parameter vectors `[N, 9]` for `images` (`[N, D]`).
+fn proposals(
     model: &AutoencoderModel,
     surrogate: &SurrogateConfig,
-    data: &ImageDataset,
-) -> anyhow::Result<Vec<SpriteParams>> {
-    let mut inferred = Vec::with_capacity(data.len());
-    for batch in data.ordered_batches(500) {
-        let vectors = tch::no_grad(|| -> anyhow::Result<Tensor> {
-            let code = model.net().encode(&batch.images, false)?;
-            Ok(surrogate.layout.squash(code.get(&surrogate.input)?)?)
-        })?;
-        let values = Vec::<f32>::try_from(vectors.to_device(Device::Cpu).reshape([-1]))?;
-        for vector in values.chunks(PARAM_VECTOR_LEN) {
-            inferred.push(SpriteParams::from_vector(vector)?);
-        }
-    }
-    Ok(inferred)
+    images: &Tensor,
+) -> anyhow::Result<Tensor> {
+    let parts = (0..images.size()[0])
+        .step_by(500)
+        .map(|start| {
+            let batch = images.narrow(0, start, 500.min(images.size()[0] - start));
+            tch::no_grad(|| -> anyhow::Result<Tensor> {
+                let mut code = model.net().encode(&batch, false)?;
+                Ok(code.take(&surrogate.input)?)
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&parts, 0))
+}
+
+/// Raw parameter vectors `[N, 9]` decoded as [`SpriteParams::from_vector`] does after the
+/// layout's squash (the shape is the argmax of the soft one-hot).
+fn decode(surrogate: &SurrogateConfig, raw: &Tensor) -> anyhow::Result<Vec<SpriteParams>> {
+    let vectors = tch::no_grad(|| surrogate.layout.squash(raw))?;
+    let values = Vec::<f32>::try_from(vectors.to_device(Device::Cpu).reshape([-1]))?;
+    Ok(values
+        .chunks(PARAM_VECTOR_LEN)
+        .map(SpriteParams::from_vector)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The true renderer's images `[N, size²]` of `params`, on `device`.
+fn rerender(size: usize, params: &[SpriteParams], device: Device) -> anyhow::Result<Tensor> {
+    Ok(SpritesDataset::from_params(size, params.to_vec())?
+        .to_image_dataset(SpriteLabels::Shape)?
+        .images()
+        .to_device(device))
 }
 
 fn mse(a: &Tensor, b: &Tensor) -> f64 {
     (a - b).square().mean(Kind::Float).double_value(&[])
+}
+
+/// What `inverse.png` shows; see the module doc.
+struct InversePicture<'a> {
+    model: &'a AutoencoderModel,
+    group: &'a str,
+    inputs: &'a Tensor,
+    found: &'a Tensor,
+    rerendered: &'a Tensor,
+    encoder_rerendered: &'a Tensor,
 }
 
 /// `surrogate_vs_renderer.png` and `inverse.png`; see the module doc.
@@ -347,11 +427,9 @@ fn write_pictures(
     size: (i64, i64),
     surrogate: &SurrogateModel,
     test_params: &Tensor,
-    inverse: &AutoencoderModel,
-    test_images: &Tensor,
-    rerendered: &Tensor,
+    inverse: InversePicture,
 ) -> anyhow::Result<()> {
-    let inputs = test_images.narrow(0, 0, SHOWN);
+    let inputs = inverse.inputs.narrow(0, 0, SHOWN);
     let device = inputs.device();
     let rendered = tch::no_grad(|| surrogate.render(&test_params.to_device(device)))?.sigmoid();
     save_image_grid(
@@ -361,11 +439,21 @@ fn write_pictures(
         SHOWN as usize,
         2,
     )?;
-    let through_surrogate = inverse.net().reconstruct(&inputs)?;
+    let through_surrogate = tch::no_grad(|| -> anyhow::Result<Tensor> {
+        let mut code = Code::new();
+        code.insert(inverse.group, inverse.found.narrow(0, 0, SHOWN));
+        let net = inverse.model.net();
+        Ok(net.to_pixels(&net.generate(&code, false)?))
+    })?;
     save_image_grid(
         &out.join("inverse.png"),
         &Tensor::cat(
-            &[&inputs, &rerendered.narrow(0, 0, SHOWN), &through_surrogate],
+            &[
+                &inputs,
+                &inverse.rerendered.narrow(0, 0, SHOWN),
+                &through_surrogate,
+                &inverse.encoder_rerendered.narrow(0, 0, SHOWN),
+            ],
             0,
         ),
         size,

@@ -7,6 +7,7 @@
 //! - [`autoencoder`]: the encoder → code transforms → generator pipeline (AE, VAE, ...).
 //! - [`trainer`]: the loop (Adam, progress bar, evaluation, JSON-lines log, checkpoints,
 //!   resumption, NaN guard); [`optim`] and [`checkpoint`] are its parts.
+//! - [`refine`]: analysis by synthesis, a code refined by descent through the frozen generator.
 //! - [`metrics`]: clustering metrics (Hungarian, majority and one-label accuracy, NMI, ARI)
 //!   and the mutual information gap.
 //! - [`retrieval`]: bit-packed Hamming search for semantic hashing.
@@ -38,6 +39,7 @@ pub mod neighbors;
 pub mod optim;
 pub mod pictures;
 pub mod progress;
+pub mod refine;
 pub mod retrieval;
 pub mod sprites;
 pub mod trainer;

@@ -1,15 +1,19 @@
 //! Integration test of the computer-graphics autoencoder with a learned renderer, on tiny
 //! sprites: a surrogate is fitted to the true renderer and checkpointed, then loaded frozen
-//! as the generator of an autoencoder whose encoder learns through it.
+//! as the generator of an autoencoder whose encoder learns through it, and a search through it
+//! improves on the encoder's proposals.
 
-use tch::{Device, Kind};
+use tch::{Device, Kind, Tensor};
 
-use aecraft_codes::{CodeLayout, GroupSpec};
+use aecraft_codes::{Code, CodeLayout, GroupSpec};
 use aecraft_generators::{GeneratorConfig, SurrogateConfig};
 use aecraft_tensor::MlpConfig;
 use aecraft_train::checkpoint::MODEL_FILE;
+use aecraft_train::refine::RefineConfig;
 use aecraft_train::sprites::surrogate::{SurrogateData, SurrogateModel};
-use aecraft_train::sprites::{SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN};
+use aecraft_train::sprites::{
+    search_params, SearchConfig, SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN,
+};
 use aecraft_train::{
     evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, TrainConfig, TrainModel, Trainer,
 };
@@ -96,6 +100,36 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
         .unwrap();
     let after = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
     assert!(after < before, "{before} -> {after}");
+
+    // The search through the surrogate reconstructs the held-out sprites better than the
+    // encoder's proposals, and every result carries a definite shape.
+    let images = data.eval.images();
+    let surrogate_error = |raw: &Tensor| {
+        tch::no_grad(|| {
+            let mut code = Code::new();
+            code.insert("params", raw.shallow_clone());
+            let net = model.net();
+            net.reconstruction_error(&net.generate(&code, false).unwrap(), images)
+                .mean(Kind::Float)
+                .double_value(&[])
+        })
+    };
+    let proposed =
+        tch::no_grad(|| model.net().encode(images, false).unwrap().take("params")).unwrap();
+    let search = SearchConfig {
+        refine: RefineConfig {
+            steps: 10,
+            lr: 0.05,
+        },
+        rotation_starts: 2,
+        chunk: 25,
+    };
+    let found = search_params(model.net(), "params", images, &search).unwrap();
+    assert_eq!(found.size(), proposed.size());
+    let (from, to) = (surrogate_error(&proposed), surrogate_error(&found));
+    assert!(to < from, "search: {from} -> {to}");
+    let top_logit = found.narrow(1, 0, 3).max_dim(1, false).0;
+    assert!(top_logit.eq(10.0).all().int64_value(&[]) == 1);
     assert_eq!(
         model.net().reconstruct(&probe).unwrap().size(),
         vec![4, pixels]

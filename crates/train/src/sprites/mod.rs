@@ -5,7 +5,8 @@
 //! `tiny-skia`), from the continuous [`SpriteParams`]; the [`SpritesDataset`] holds its images
 //! together with the factors that made them, for training a surrogate and for disentanglement
 //! metrics. [`surrogate`] fits a learned, differentiable approximation of the renderer;
-//! [`factor_errors`] scores inferred parameters against the true ones.
+//! [`search_params`] inverts it by search and descent; [`factor_errors`] scores inferred
+//! parameters against the true ones.
 //!
 //! # Factors and their ranges
 //!
@@ -32,12 +33,14 @@
 mod dataset;
 mod inverse;
 mod renderer;
+mod search;
 pub mod surrogate;
 mod tensor;
 
 pub use dataset::{GridSpec, SpritesConfig, SpritesDataset, FACTOR_NAMES};
 pub use inverse::{factor_errors, FactorErrors};
 pub use renderer::{SpriteRenderer, BASE_RADIUS, DEFAULT_SIZE, MAX_SIZE, MIN_SIZE};
+pub use search::{search_params, SearchConfig};
 pub use tensor::SpriteLabels;
 
 use std::f32::consts::{PI, TAU};
