@@ -1,7 +1,9 @@
 //! The independent-features autoencoder: dropout on the code units, so that the generator
 //! cannot count on any one unit and each unit has to be useful on its own. Trains it and, in
 //! the same run, the same autoencoder without code dropout, on sprites whose true factors are
-//! known, and scores both codes with the Mutual Information Gap.
+//! known, and scores both codes with the Mutual Information Gap. A beta-VAE with the same
+//! networks (`--beta`, 0 leaves it out) is trained and scored too, as the usual reference
+//! for disentangling; its code is the posterior mean.
 //!
 //! ```text
 //! cargo run --release --example independent -- --out runs/independent [--code-dropout P] [--epochs N] [--seed S]
@@ -9,8 +11,8 @@
 //!
 //! Writes into `--out`: `metrics.json`, `traversals.png` (each row varies one code unit of
 //! the code-dropout autoencoder, from its smallest to its largest test value, the other units
-//! held at their test means), and one checkpoint per model in `dropout/` and `no_dropout/`
-//! (each with `config.json`, `model.safetensors`, `optimizer.safetensors`, `state.json` and
+//! held at their test means), and one checkpoint per model in `dropout/`, `no_dropout/` and
+//! `beta_vae/` (each with `config.json`, `model.safetensors`, `optimizer.safetensors`, `state.json` and
 //! `log.jsonl`).
 
 use std::path::PathBuf;
@@ -21,7 +23,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{finish, parse_widths, RunArgs};
-use aecraft::codes::CodeDropoutConfig;
+use aecraft::codes::{CodeDropoutConfig, GaussianSamplerConfig};
 use aecraft::prelude::*;
 use aecraft::train::metrics::mig::{mig, MigReport};
 use aecraft::train::pictures::save_image_grid;
@@ -70,6 +72,9 @@ struct Args {
     /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Weight of the KL term of the beta-VAE reference; 0 leaves the reference out.
+    #[arg(long, default_value_t = 4.0)]
+    beta: f64,
 }
 
 const DEFAULT_EPOCHS: usize = 10;
@@ -101,6 +106,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     let DatasetChoice::Sprites = args.dataset;
     if args.run.resume.is_some() {
         anyhow::bail!("--resume: this example trains both models from scratch");
+    }
+    if !(args.beta.is_finite() && args.beta >= 0.0) {
+        anyhow::bail!(
+            "--beta {}: must be >= 0 (0 leaves the beta-VAE out)",
+            args.beta
+        );
     }
     let device = args.run.prepare()?;
     let train_count = args
@@ -171,6 +182,17 @@ fn run(args: Args) -> anyhow::Result<()> {
     );
     let dropout = shared.train_and_score(&with_dropout, "dropout")?;
     let plain = shared.train_and_score(&without_dropout, "no_dropout")?;
+    let beta_vae = if args.beta > 0.0 {
+        let mut config = AutoencoderConfig::vae(&hidden, args.code);
+        config.input = with_dropout.input;
+        config.transforms = vec![TransformConfig::Gaussian(GaussianSamplerConfig {
+            kl_weight: args.beta,
+            ..Default::default()
+        })];
+        Some(shared.train_and_score(&config, "beta_vae")?)
+    } else {
+        None
+    };
 
     let per_factor = |report: &MigReport| {
         factor_names
@@ -188,7 +210,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         "test_reconstruction_bce_no_dropout": plain.test_bce,
         "mig_per_factor": per_factor(&dropout.mig),
         "mig_per_factor_no_dropout": per_factor(&plain.mig),
+        "mig_beta_vae": beta_vae.as_ref().map(|o| o.mig.mig),
+        "mig_per_factor_beta_vae": beta_vae.as_ref().map(|o| per_factor(&o.mig)),
+        "test_reconstruction_mse_beta_vae": beta_vae.as_ref().map(|o| o.test_reconstruction_mse),
+        "beta": args.beta,
         "train_seconds": dropout.train_seconds + plain.train_seconds,
+        "train_seconds_beta_vae": beta_vae.as_ref().map(|o| o.train_seconds),
         "code_dropout": args.code_dropout,
         "code_units": args.code,
         "mig_images": test.len(),
@@ -248,7 +275,7 @@ impl Shared<'_> {
             Some(evaluation),
             Default::default(),
         )?;
-        let codes = codes_of(&model, self.test)?;
+        let codes = codes_of(&model, self.test, &config.code_group())?;
         let dims = (codes.len() / self.test.len()).max(1);
         let mig = mig(&codes, dims, self.factors, self.num_factors, self.args.bins)?;
         let mut squared_error = 0.0;
@@ -270,12 +297,16 @@ impl Shared<'_> {
     }
 }
 
-/// The evaluation-mode code `z` of every image, row-major `N × code units`.
-fn codes_of(model: &AutoencoderModel, data: &ImageDataset) -> anyhow::Result<Vec<f32>> {
+/// The evaluation-mode code group `group` of every image, row-major `N × code units`.
+fn codes_of(
+    model: &AutoencoderModel,
+    data: &ImageDataset,
+    group: &str,
+) -> anyhow::Result<Vec<f32>> {
     let mut codes = Vec::new();
     for batch in data.ordered_batches(1000) {
         let z = tch::no_grad(|| -> anyhow::Result<Tensor> {
-            Ok(model.net().encode(&batch.images, false)?.take("z")?)
+            Ok(model.net().encode(&batch.images, false)?.take(group)?)
         })?;
         codes.extend(Vec::<f32>::try_from(
             z.to_device(Device::Cpu).reshape([-1]),
