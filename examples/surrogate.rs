@@ -168,7 +168,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         rotation_starts: args.rotation_starts,
         ..SearchConfig::default()
     };
-    search.validate()?;
+    search
+        .validate()
+        .context("--search-steps, --rotation-starts or --search-lr")?;
     let started = Instant::now();
     let (train_sprites, test_sprites) = sprites(&args)?;
     let pixels = (args.size * args.size) as i64;
