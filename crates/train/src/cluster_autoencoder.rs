@@ -1,5 +1,5 @@
 //! The clustering autoencoder, in the talk's three versions, as a configuration of the
-//! [`Autoencoder`] pipeline: an MLP encoder outputs K cluster logits (and, optionally, free
+//! [`Autoencoder`](crate::Autoencoder) pipeline: an MLP encoder outputs K cluster logits (and, optionally, free
 //! continuous units); the [`aecraft_codes::ClusterChoice`] transform turns the logits into a
 //! choice; a [`aecraft_codes::UsagePrior`] keeps every cluster in use; an MLP generator
 //! reconstructs from the choice and the free units.
