@@ -16,6 +16,7 @@ use aecraft_generators::{Generator, GeneratorConfig, MlpGeneratorConfig, OutputK
 use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
 use aecraft_tensor::{Mlp, MlpConfig};
 
+use crate::checkpoint::Checkpoint;
 use crate::data::Batch;
 use crate::model::{Losses, TrainModel};
 use crate::optim::{Adam, AdamConfig};
@@ -319,9 +320,9 @@ pub fn side_inputs(batch: &Batch) -> Vec<(String, Tensor)> {
 /// Transforms with their own variables (an adversary) get their own [`Adam`], stepped in
 /// [`TrainModel::after_step`] with the gradients of the same backward pass, then as many
 /// more times as [`aecraft_codes::OwnVariables::steps`] asks, on the transform's
-/// [`CodeTransform::refit_loss`]. Those variables
-/// are not part of [`TrainModel::var_store`], so checkpoints hold the autoencoder only; a
-/// resumed run starts its adversaries afresh.
+/// [`CodeTransform::refit_loss`]. Those variables are not part of
+/// [`TrainModel::var_store`]; checkpoints hold them and their optimizers' state beside the
+/// autoencoder's ([`Checkpoint::save_own`]), so a resumed run continues its adversaries too.
 #[derive(Debug)]
 pub struct AutoencoderModel {
     vs: VarStore,
@@ -375,6 +376,22 @@ impl TrainModel for AutoencoderModel {
 
     fn set_progress(&mut self, progress: f64) {
         self.net.set_progress(progress);
+    }
+
+    fn save_own_state(&self, checkpoint: &Checkpoint) -> Result<(), TrainError> {
+        let stores = self.net.transforms.iter().filter_map(|t| t.own_variables());
+        for (index, (own, optimizer)) in stores.zip(&self.own_optimizers).enumerate() {
+            checkpoint.save_own(index, own.var_store, optimizer)?;
+        }
+        Ok(())
+    }
+
+    fn load_own_state(&mut self, checkpoint: &Checkpoint) -> Result<(), TrainError> {
+        let stores = self.net.transforms.iter().filter_map(|t| t.own_variables());
+        for (index, (own, optimizer)) in stores.zip(&mut self.own_optimizers).enumerate() {
+            checkpoint.load_own(index, own.var_store, optimizer)?;
+        }
+        Ok(())
     }
 
     fn after_step(&mut self, _batch: &Batch) -> Result<(), TrainError> {
@@ -474,5 +491,69 @@ mod tests {
         });
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("encoder_label.classes"), "{err}");
+    }
+
+    #[test]
+    fn checkpoints_hold_the_adversary_and_a_resumed_run_continues_it() {
+        use crate::{TrainConfig, Trainer};
+        use aecraft_codes::{AdversaryConfig, LabelInputConfig};
+
+        let mut config = AutoencoderConfig::plain(&[8], 3);
+        config.input = 6;
+        config.transforms = vec![
+            TransformConfig::LabelInput(LabelInputConfig {
+                classes: 2,
+                ..Default::default()
+            }),
+            TransformConfig::Adversary(AdversaryConfig {
+                classes: 2,
+                mlp: MlpConfig::with_hidden(&[4]),
+                ..Default::default()
+            }),
+        ];
+        let images = Tensor::rand([32, 6], (Kind::Float, Device::Cpu));
+        let labels = Tensor::arange(32, (Kind::Int64, Device::Cpu)).remainder(2);
+        let data = crate::ImageDataset::new(images, Some(labels), 2, 3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let trainer = Trainer::new(TrainConfig {
+            epochs: 1,
+            batch_size: 8,
+            ..Default::default()
+        })
+        .unwrap()
+        .with_checkpoint(Checkpoint::new(dir.path()));
+        let mut trained = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+        let (mut optimizer, state) = trainer.start(&mut trained, None).unwrap();
+        trainer
+            .fit(&mut trained, &mut optimizer, &data, None, state)
+            .unwrap();
+        let adversary = |model: &AutoencoderModel| {
+            let own = model.net().transforms()[1].own_variables().unwrap();
+            let mut variables: Vec<(String, Tensor)> =
+                own.var_store.variables().into_iter().collect();
+            variables.sort_by(|a, b| a.0.cmp(&b.0));
+            variables
+                .into_iter()
+                .map(|(_, v)| v.copy())
+                .collect::<Vec<_>>()
+        };
+        let mut resumed = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+        let fresh = adversary(&resumed);
+        trainer.start(&mut resumed, Some(dir.path())).unwrap();
+        let (saved, loaded) = (adversary(&trained), adversary(&resumed));
+        assert!(saved.iter().zip(&fresh).any(|(a, b)| !a.equal(b)));
+        assert!(saved.iter().zip(&loaded).all(|(a, b)| a.equal(b)));
+        assert_eq!(
+            resumed.own_optimizers[0].steps(),
+            4,
+            "32 images in batches of 8"
+        );
+        // A checkpoint without the adversary's files is refused with the file's name.
+        std::fs::remove_file(dir.path().join("own_variables_0.safetensors")).unwrap();
+        let err = trainer
+            .start(&mut resumed, Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("own_variables_0.safetensors"), "{err}");
     }
 }

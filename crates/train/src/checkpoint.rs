@@ -1,7 +1,10 @@
 //! Checkpoints: a folder with `config.json` (what to rebuild), `model.safetensors` (the
 //! weights, through `VarStore::save`), `optimizer.safetensors` (Adam's state) and
-//! `state.json` (how far training got). Every file is written atomically, and `state.json`
-//! last, so a checkpoint is either the previous one or the new one, never a mix that loads.
+//! `state.json` (how far training got); a model with variables of its own beside its main
+//! `VarStore` (an adversary, see [`crate::TrainModel::save_own_state`]) adds
+//! `own_variables_<i>.safetensors` and `own_optimizer_<i>.safetensors` for each. Every file
+//! is written atomically, and `state.json` last, so a checkpoint is either the previous one
+//! or the new one, never a mix that loads.
 
 use std::path::{Path, PathBuf};
 
@@ -91,6 +94,61 @@ impl Checkpoint {
         self.load_weights(vs)?;
         optimizer.load(&self.dir.join(OPTIMIZER_FILE))?;
         Ok(state)
+    }
+
+    /// Writes the `index`-th store of a model's own variables and its optimizer's state
+    /// (see the module doc).
+    pub fn save_own(
+        &self,
+        index: usize,
+        vs: &VarStore,
+        optimizer: &Adam,
+    ) -> Result<(), TrainError> {
+        atomic::create_dir(&self.dir)?;
+        atomic::write_with(&self.own_variables_path(index), |tmp| Ok(vs.save(tmp)?))?;
+        atomic::write_with(&self.own_optimizer_path(index), |tmp| optimizer.save(tmp))
+    }
+
+    /// Loads what [`Checkpoint::save_own`] wrote for `index` into `vs`'s variables (in
+    /// place, so a shared reference to the store suffices) and `optimizer`.
+    pub fn load_own(
+        &self,
+        index: usize,
+        vs: &VarStore,
+        optimizer: &mut Adam,
+    ) -> Result<(), TrainError> {
+        let path = self.own_variables_path(index);
+        let saved: std::collections::HashMap<String, tch::Tensor> =
+            tch::Tensor::read_safetensors(&path)
+                .map_err(|e| TrainError::format(&path, "own variables", e.to_string()))?
+                .into_iter()
+                .collect();
+        for (name, mut variable) in vs.variables() {
+            let value = saved
+                .get(&name)
+                .ok_or_else(|| TrainError::format(&path, &name, "missing from the file"))?;
+            if value.size() != variable.size() {
+                return Err(TrainError::format(
+                    &path,
+                    &name,
+                    format!(
+                        "has shape {:?}, the model {:?}",
+                        value.size(),
+                        variable.size()
+                    ),
+                ));
+            }
+            tch::no_grad(|| variable.copy_(value));
+        }
+        optimizer.load(&self.own_optimizer_path(index))
+    }
+
+    fn own_variables_path(&self, index: usize) -> PathBuf {
+        self.dir.join(format!("own_variables_{index}.safetensors"))
+    }
+
+    fn own_optimizer_path(&self, index: usize) -> PathBuf {
+        self.dir.join(format!("own_optimizer_{index}.safetensors"))
     }
 
     /// Loads the weights alone.

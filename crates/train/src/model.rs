@@ -3,6 +3,7 @@
 use tch::nn::VarStore;
 use tch::Tensor;
 
+use crate::checkpoint::Checkpoint;
 use crate::data::{Batch, ImageDataset};
 use crate::TrainError;
 
@@ -63,6 +64,18 @@ pub trait TrainModel {
     /// Called after each epoch's training steps, before evaluation, e.g. to re-seed empty
     /// clusters. `epoch` counts from 1.
     fn after_epoch(&mut self, _epoch: usize, _train: &ImageDataset) -> Result<(), TrainError> {
+        Ok(())
+    }
+
+    /// Writes into `checkpoint` what the model trains outside [`TrainModel::var_store`] (an
+    /// adversary's variables and optimizer, with [`Checkpoint::save_own`]); the trainer calls
+    /// it before writing each checkpoint's weights and state.
+    fn save_own_state(&self, _checkpoint: &Checkpoint) -> Result<(), TrainError> {
+        Ok(())
+    }
+
+    /// Reads what [`TrainModel::save_own_state`] wrote; the trainer calls it when resuming.
+    fn load_own_state(&mut self, _checkpoint: &Checkpoint) -> Result<(), TrainError> {
         Ok(())
     }
 }

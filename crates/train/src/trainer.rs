@@ -180,7 +180,12 @@ impl Trainer {
     ) -> Result<(Adam, TrainState), TrainError> {
         let mut optimizer = self.optimizer(model)?;
         let state = match resume {
-            Some(dir) => Checkpoint::new(dir).load(model.var_store_mut(), &mut optimizer)?,
+            Some(dir) => {
+                let checkpoint = Checkpoint::new(dir);
+                let state = checkpoint.load(model.var_store_mut(), &mut optimizer)?;
+                model.load_own_state(&checkpoint)?;
+                state
+            }
             None => TrainState::default(),
         };
         Ok((optimizer, state))
@@ -279,6 +284,7 @@ impl Trainer {
                 record.images_per_second,
             );
             if let Some(checkpoint) = &self.checkpoint {
+                model.save_own_state(checkpoint)?;
                 checkpoint.save(model.var_store(), optimizer, &state)?;
             }
             if let Some(log) = &self.log {
