@@ -33,7 +33,7 @@ use aecraft::codes::{
 };
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
-use aecraft::train::pictures::save_image_grid;
+use aecraft::train::pictures::{save_image_grid, save_reconstructions};
 use aecraft::train::{atomic, evaluate, Autoencoder};
 
 /// The kind of code.
@@ -120,14 +120,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         train,
         eval,
         eval_name,
-    } = args.run.load_splits()?;
-    let (train, eval) = (train.to_device(device), eval.to_device(device));
+    } = args.run.load_splits(device)?;
 
     let mut model = AutoencoderModel::new(&config.model, device)?;
     let checkpoint = Checkpoint::new(&args.run.out);
-    let trainer = Trainer::new(config.train.clone())?
-        .with_checkpoint(checkpoint.clone())
-        .with_log(args.run.out_path("log.jsonl"));
+    let trainer = Trainer::new(config.train.clone())?.in_folder(&args.run.out);
     let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
     checkpoint.save_config(&config)?;
     eprintln!(
@@ -170,12 +167,11 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
     let inputs = eval.images().narrow(0, 0, 16);
-    save_image_grid(
+    save_reconstructions(
         &args.run.out_path("reconstructions.png"),
-        &Tensor::cat(&[&inputs, &model.net().reconstruct(&inputs)?], 0),
+        &inputs,
+        &model.net().reconstruct(&inputs)?,
         (eval.height(), eval.width()),
-        16,
-        2,
     )?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
@@ -186,8 +182,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     if let Some(config) = args.run.resumed_config(|c: &mut RunConfig| &mut c.train)? {
         return Ok(config);
     }
-    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
-    let reversed: Vec<i64> = hidden.iter().rev().copied().collect();
+    let hidden = parse_widths("--hidden", &args.hidden)?;
     let (code, transforms, inputs) = match args.mode {
         Mode::Softmax => {
             let units = (COMMON_UNITS + RARE_UNITS) as i64;
@@ -246,10 +241,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
         encoder_label: None,
         code: CodeLayout(code),
         transforms,
-        generator: GeneratorConfig::Mlp(MlpGeneratorConfig {
-            inputs,
-            mlp: MlpConfig::with_hidden(&reversed),
-        }),
+        generator: GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(&hidden, inputs)),
     };
     model.validate()?;
     let train = args.run.train_config(

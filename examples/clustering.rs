@@ -209,8 +209,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         train,
         eval,
         eval_name,
-    } = args.run.load_splits()?;
-    let (train, eval) = (train.to_device(device), eval.to_device(device));
+    } = args.run.load_splits(device)?;
     eprintln!(
         "clustering {} training images into {} clusters with the {:?} generator on {device:?}",
         train.len(),
@@ -411,7 +410,7 @@ fn mlp_configs(
     args: &Args,
     pixels: i64,
 ) -> anyhow::Result<(ClusterAutoencoderConfig, TrainConfig)> {
-    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    let hidden = parse_widths("--hidden", &args.hidden)?;
     let variant = variant(args);
     let free = args.free.unwrap_or(match variant {
         ClusterVariant::Free => 3,

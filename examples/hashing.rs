@@ -37,7 +37,7 @@ use aecraft::tensor::ops::bce_with_logits_per_item;
 use aecraft::train::data::shuffle::permutation;
 use aecraft::train::data::Batch;
 use aecraft::train::neighbors::{cosine_neighbors, pca_project};
-use aecraft::train::pictures::save_image_grid;
+use aecraft::train::pictures::save_reconstructions;
 use aecraft::train::retrieval::{
     bit_balance_error, mean_average_precision, precision_at, HammingSearcher, PackedCodes,
 };
@@ -161,11 +161,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let config = run_config(&args)?;
     let RunSplits {
-        train,
-        eval: queries_from,
-        ..
-    } = args.run.load_splits()?;
-    let (train, test) = (train.to_device(device), queries_from.to_device(device));
+        train, eval: test, ..
+    } = args.run.load_splits(device)?;
 
     let started = Instant::now();
     let pairs = neighbour_pairs(&train, &config, args.run.seed)?;
@@ -181,9 +178,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         agreement: config.agreement,
     };
     let checkpoint = Checkpoint::new(&args.run.out);
-    let trainer = Trainer::new(config.train.clone())?
-        .with_checkpoint(checkpoint.clone())
-        .with_log(args.run.out_path("log.jsonl"));
+    let trainer = Trainer::new(config.train.clone())?.in_folder(&args.run.out);
     let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
     checkpoint.save_config(&config)?;
     eprintln!(
@@ -196,13 +191,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     let train_seconds = report.state.train_seconds + graph_seconds;
 
     let database = encode_bits(model.net(), &train)?;
-    let query_indices = balanced_queries(&queries_from.label_vec("retrieval")?, QUERY_SEED)?;
-    let query_set = queries_from.to_device(device);
-    let query_images = query_set
+    let query_indices = balanced_queries(&test.label_vec("retrieval")?, QUERY_SEED)?;
+    let query_images = test
         .images()
         .index_select(0, &Tensor::from_slice(&query_indices).to_device(device));
     let queries = encode_bits(model.net(), &ImageDataset::new(query_images, None, 28, 28)?)?;
-    let all_query_labels = queries_from.label_vec("retrieval")?;
+    let all_query_labels = test.label_vec("retrieval")?;
     let query_labels: Vec<usize> = query_indices
         .iter()
         .map(|&i| all_query_labels[i as usize])
@@ -244,13 +238,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         "seed": args.run.seed,
     });
     atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
-    let shown = test.images().narrow(0, 0, 16);
-    save_image_grid(
+    save_reconstructions(
         &args.run.out_path("reconstructions.png"),
-        &Tensor::cat(&[&shown, &reconstructions.narrow(0, 0, 16)], 0),
+        test.images(),
+        &reconstructions,
         (test.height(), test.width()),
-        16,
-        2,
     )?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
@@ -261,11 +253,10 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     if let Some(config) = args.run.resumed_config(|c: &mut RunConfig| &mut c.train)? {
         return Ok(config);
     }
-    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    let hidden = parse_widths("--hidden", &args.hidden)?;
     if args.bits <= 1 {
         anyhow::bail!("--bits {}: a hash needs at least 2 bits", args.bits);
     }
-    let reversed: Vec<i64> = hidden.iter().rev().copied().collect();
     let model = AutoencoderConfig {
         input: 784,
         encoder: MlpConfig::with_hidden(&hidden),
@@ -293,10 +284,10 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
                 weight: args.decorrelation,
             }),
         ],
-        generator: GeneratorConfig::Mlp(MlpGeneratorConfig {
-            inputs: vec!["bits".into()],
-            mlp: MlpConfig::with_hidden(&reversed),
-        }),
+        generator: GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(
+            &hidden,
+            vec!["bits".into()],
+        )),
     };
     model.validate()?;
     let train = args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?;

@@ -179,8 +179,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         train,
         eval,
         eval_name,
-    } = args.run.load_splits()?;
-    let (train, eval) = (train.to_device(device), eval.to_device(device));
+    } = args.run.load_splits(device)?;
 
     eprintln!(
         "training an ignoring autoencoder ({:?}) on {} images for {} epochs on {device:?}",
@@ -246,10 +245,7 @@ fn train_model(
     subdir: &str,
 ) -> anyhow::Result<(AutoencoderModel, TrainReport)> {
     let mut net = AutoencoderModel::new(model, train.images().device())?;
-    let checkpoint = Checkpoint::new(args.run.out.join(subdir));
-    let trainer = Trainer::new(train_config.clone())?
-        .with_checkpoint(checkpoint.clone())
-        .with_log(args.run.out.join(subdir).join("log.jsonl"));
+    let trainer = Trainer::new(train_config.clone())?.in_folder(&args.run.out.join(subdir));
     let resume = args.run.resume.as_ref().map(|dir| dir.join(subdir));
     let (mut optimizer, state) = trainer.start(&mut net, resume.as_deref())?;
     let evaluation = Evaluation {
@@ -265,10 +261,10 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     if let Some(config) = args.run.resumed_config(|c: &mut RunConfig| &mut c.train)? {
         return Ok(config);
     }
-    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    let hidden = parse_widths("--hidden", &args.hidden)?;
     let adversary_hidden = match args.adversary_hidden.as_str() {
         "linear" => Vec::new(),
-        widths => parse_widths(widths).map_err(|e| anyhow::anyhow!("--adversary-hidden: {e}"))?,
+        widths => parse_widths("--adversary-hidden", widths)?,
     };
     if args.code_size <= 0 {
         anyhow::bail!(
@@ -327,11 +323,8 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
                 ..Default::default()
             }));
     }
-    let reversed: Vec<i64> = hidden.iter().rev().copied().collect();
-    model.generator = GeneratorConfig::Mlp(MlpGeneratorConfig {
-        inputs: generator_inputs,
-        mlp: MlpConfig::with_hidden(&reversed),
-    });
+    model.generator =
+        GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(&hidden, generator_inputs));
     model.validate()?;
     let train = args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?;
     Ok(RunConfig {

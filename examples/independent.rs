@@ -28,7 +28,7 @@ use aecraft::prelude::*;
 use aecraft::train::metrics::mig::{mig, MigReport};
 use aecraft::train::pictures::save_image_grid;
 use aecraft::train::sprites::{SpriteLabels, SpritesConfig, SpritesDataset};
-use aecraft::train::{atomic, evaluate, LrSchedule};
+use aecraft::train::{atomic, evaluate};
 
 /// The data sets this example knows.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -78,6 +78,8 @@ struct Args {
 }
 
 const DEFAULT_EPOCHS: usize = 10;
+/// The learning rate decays along a cosine to this fraction of `--lr`.
+const FINAL_LR_FRACTION: f64 = 0.05;
 /// Code values per traversal row.
 const STEPS: i64 = 10;
 
@@ -141,7 +143,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let factors = test_sprites.discrete_factors(args.bins)?;
     let factor_names = test_sprites.factor_names();
 
-    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    let hidden = parse_widths("--hidden", &args.hidden)?;
     if args.code <= 0 {
         anyhow::bail!("--code {}: the code needs at least one unit", args.code);
     }
@@ -154,19 +156,12 @@ fn run(args: Args) -> anyhow::Result<()> {
             input: "z".into(),
             rate: args.code_dropout,
         }));
-    let train_config = TrainConfig {
-        epochs: args.run.epochs_or(DEFAULT_EPOCHS),
-        batch_size: args.batch,
-        seed: args.run.seed,
-        optimizer: AdamConfig {
-            lr: args.lr,
-            ..Default::default()
-        },
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.05,
-        },
-        ..Default::default()
-    };
+    let train_config = args.run.cosine_config(
+        args.run.epochs_or(DEFAULT_EPOCHS),
+        args.batch,
+        args.lr,
+        FINAL_LR_FRACTION,
+    )?;
     let shared = Shared {
         args: &args,
         sprites: &sprites_config,
@@ -253,15 +248,12 @@ impl Shared<'_> {
         tch::manual_seed(self.args.run.seed as i64);
         let dir: PathBuf = self.args.run.out_path(name);
         let mut model = AutoencoderModel::new(config, self.train.images().device())?;
-        let checkpoint = Checkpoint::new(&dir);
-        checkpoint.save_config(&RunConfig {
+        Checkpoint::new(&dir).save_config(&RunConfig {
             sprites: self.sprites,
             model: config,
             train: self.train_config,
         })?;
-        let trainer = Trainer::new(self.train_config.clone())?
-            .with_checkpoint(checkpoint)
-            .with_log(dir.join("log.jsonl"));
+        let trainer = Trainer::new(self.train_config.clone())?.in_folder(&dir);
         let mut optimizer = trainer.optimizer(&model)?;
         let evaluation = Evaluation {
             name: "test",

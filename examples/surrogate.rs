@@ -38,7 +38,7 @@ use aecraft::train::sprites::{
     factor_errors, search_params, SearchConfig, SpriteLabels, SpriteParams, SpritesConfig,
     SpritesDataset, PARAM_VECTOR_LEN,
 };
-use aecraft::train::{atomic, evaluate, LrSchedule};
+use aecraft::train::{atomic, evaluate};
 
 /// What the surrogate network draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -132,6 +132,8 @@ struct Args {
 
 /// Epochs of the surrogate stage when `--epochs` is absent.
 const DEFAULT_EPOCHS: usize = 12;
+/// The learning rate decays along a cosine to this fraction of `--lr`, in both stages.
+const FINAL_LR_FRACTION: f64 = 0.05;
 /// Sprites shown in the pictures.
 const SHOWN: i64 = 16;
 
@@ -179,17 +181,21 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     let surrogate_dir = args.run.out_path("surrogate");
     let surrogate = SurrogateConfig {
-        mlp: MlpConfig::with_hidden(&widths(&args.surrogate_hidden, "--surrogate-hidden")?),
+        mlp: MlpConfig::with_hidden(&parse_widths("--surrogate-hidden", &args.surrogate_hidden)?),
         categorical: args.shape_input.mode(),
         translation: (args.surrogate == Drawing::Window).then(TranslationConfig::default),
         weights: surrogate_dir.join("model.safetensors"),
         ..SurrogateConfig::default()
     };
-    let surrogate_train = train_config(&args, args.run.epochs_or(DEFAULT_EPOCHS))?;
+    let surrogate_train = args.run.cosine_config(
+        args.run.epochs_or(DEFAULT_EPOCHS),
+        args.batch,
+        args.lr,
+        FINAL_LR_FRACTION,
+    )?;
     let sprites_config = sprites_config(&args, args.train_images, args.run.seed);
     let mut surrogate_model = SurrogateModel::new(&surrogate, &data.table, pixels, device)?;
-    let checkpoint = Checkpoint::new(&surrogate_dir);
-    checkpoint.save_config(&SurrogateRun {
+    Checkpoint::new(&surrogate_dir).save_config(&SurrogateRun {
         sprites: &sprites_config,
         surrogate: &surrogate,
         train: &surrogate_train,
@@ -201,9 +207,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         args.size,
         surrogate_train.epochs
     );
-    let trainer = Trainer::new(surrogate_train.clone())?
-        .with_checkpoint(checkpoint)
-        .with_log(surrogate_dir.join("log.jsonl"));
+    let trainer = Trainer::new(surrogate_train.clone())?.in_folder(&surrogate_dir);
     let mut optimizer = trainer.optimizer(&surrogate_model)?;
     let evaluation = Evaluation {
         name: "test",
@@ -221,7 +225,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let inverse_dir = args.run.out_path("inverse");
     let inverse = AutoencoderConfig {
         input: pixels,
-        encoder: MlpConfig::with_hidden(&widths(&args.encoder_hidden, "--encoder-hidden")?),
+        encoder: MlpConfig::with_hidden(&parse_widths("--encoder-hidden", &args.encoder_hidden)?),
         encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new(
             &surrogate.input,
@@ -230,10 +234,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         transforms: Vec::new(),
         generator: GeneratorConfig::Surrogate(surrogate.clone()),
     };
-    let inverse_train = train_config(&args, args.inverse_epochs)?;
+    let inverse_train =
+        args.run
+            .cosine_config(args.inverse_epochs, args.batch, args.lr, FINAL_LR_FRACTION)?;
     let mut inverse_model = AutoencoderModel::new(&inverse, device)?;
-    let checkpoint = Checkpoint::new(&inverse_dir);
-    checkpoint.save_config(&InverseRun {
+    Checkpoint::new(&inverse_dir).save_config(&InverseRun {
         model: &inverse,
         train: &inverse_train,
     })?;
@@ -241,9 +246,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         "stage 2: training the inverse-graphics encoder through the frozen surrogate for {} epochs",
         inverse_train.epochs
     );
-    let trainer = Trainer::new(inverse_train)?
-        .with_checkpoint(checkpoint)
-        .with_log(inverse_dir.join("log.jsonl"));
+    let trainer = Trainer::new(inverse_train)?.in_folder(&inverse_dir);
     let mut optimizer = trainer.optimizer(&inverse_model)?;
     let inverse_report = trainer.fit(
         &mut inverse_model,
@@ -347,28 +350,6 @@ fn sprites_config(args: &Args, count: usize, seed: u64) -> SpritesConfig {
         seed,
         vary_intensity: !args.fixed_intensity,
     }
-}
-
-fn widths(text: &str, flag: &str) -> anyhow::Result<Vec<i64>> {
-    parse_widths(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
-}
-
-fn train_config(args: &Args, epochs: usize) -> anyhow::Result<TrainConfig> {
-    let config = TrainConfig {
-        epochs,
-        batch_size: args.batch,
-        seed: args.run.seed,
-        optimizer: AdamConfig {
-            lr: args.lr,
-            ..Default::default()
-        },
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.05,
-        },
-        ..Default::default()
-    };
-    config.validate()?;
-    Ok(config)
 }
 
 /// The encoder's raw parameter vectors `[N, 9]` for `images` (`[N, D]`).

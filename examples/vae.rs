@@ -16,7 +16,7 @@ use tch::{Device, Kind, Tensor};
 use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::Code;
 use aecraft::prelude::*;
-use aecraft::train::pictures::save_image_grid;
+use aecraft::train::pictures::{save_image_grid, save_reconstructions};
 use aecraft::train::{atomic, evaluate};
 
 #[derive(Debug, Parser)]
@@ -62,14 +62,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         train,
         eval,
         eval_name,
-    } = args.run.load_splits()?;
-    let (train, eval) = (train.to_device(device), eval.to_device(device));
+    } = args.run.load_splits(device)?;
 
     let mut model = AutoencoderModel::new(&config.model, device)?;
     let checkpoint = Checkpoint::new(&args.run.out);
-    let trainer = Trainer::new(config.train.clone())?
-        .with_checkpoint(checkpoint.clone())
-        .with_log(args.run.out_path("log.jsonl"));
+    let trainer = Trainer::new(config.train.clone())?.in_folder(&args.run.out);
     let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
     checkpoint.save_config(&config)?;
     let kind = if config.plain {
@@ -119,7 +116,7 @@ fn run_config(args: &Args) -> anyhow::Result<RunConfig> {
     if let Some(config) = args.run.resumed_config(|c: &mut RunConfig| &mut c.train)? {
         return Ok(config);
     }
-    let hidden = parse_widths(&args.hidden).map_err(|e| anyhow::anyhow!("--hidden: {e}"))?;
+    let hidden = parse_widths("--hidden", &args.hidden)?;
     if args.code <= 0 {
         anyhow::bail!("--code {}: the code needs at least one unit", args.code);
     }
@@ -147,13 +144,11 @@ fn write_pictures(
 ) -> anyhow::Result<()> {
     let size = (test.height(), test.width());
     let inputs = test.images().narrow(0, 0, 16.min(test.len() as i64));
-    let reconstructions = model.net().reconstruct(&inputs)?;
-    save_image_grid(
+    save_reconstructions(
         &args.run.out_path("reconstructions.png"),
-        &Tensor::cat(&[&inputs, &reconstructions], 0),
+        &inputs,
+        &model.net().reconstruct(&inputs)?,
         size,
-        inputs.size()[0] as usize,
-        2,
     )?;
     if !plain {
         let mut code = Code::new();

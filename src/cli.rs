@@ -91,10 +91,11 @@ impl RunArgs {
         })
     }
 
-    /// Loads the data set and, with `--validation N`, holds out the last N training images
-    /// as the split to score instead of the test set.
-    pub fn load_splits(&self) -> Result<RunSplits, TrainError> {
+    /// Loads the data set onto `device` and, with `--validation N`, holds out the last N
+    /// training images as the split to score instead of the test set.
+    pub fn load_splits(&self, device: tch::Device) -> Result<RunSplits, TrainError> {
         let Splits { train, test } = self.load_data()?;
+        let (train, test) = (train.to_device(device), test.to_device(device));
         match self.validation {
             None => Ok(RunSplits {
                 train,
@@ -128,17 +129,27 @@ impl RunArgs {
         batch_size: usize,
         lr: f64,
     ) -> Result<TrainConfig, TrainError> {
+        self.cosine_config(self.epochs_or(default_epochs), batch_size, lr, 0.1)
+    }
+
+    /// Training settings for `epochs` epochs with `--seed`: batches of `batch_size`, Adam at
+    /// `lr` decaying along a cosine to `final_fraction` of it; validated.
+    pub fn cosine_config(
+        &self,
+        epochs: usize,
+        batch_size: usize,
+        lr: f64,
+        final_fraction: f64,
+    ) -> Result<TrainConfig, TrainError> {
         let config = TrainConfig {
-            epochs: self.epochs_or(default_epochs),
+            epochs,
             batch_size,
             seed: self.seed,
             optimizer: AdamConfig {
                 lr,
                 ..Default::default()
             },
-            lr_schedule: LrSchedule::Cosine {
-                final_fraction: 0.1,
-            },
+            lr_schedule: LrSchedule::Cosine { final_fraction },
             ..Default::default()
         };
         config.validate()?;
@@ -183,13 +194,15 @@ pub fn finish<E: Display>(result: Result<(), E>) -> ExitCode {
     }
 }
 
-/// Parses a comma-separated list of layer widths such as `512,256`.
-pub fn parse_widths(text: &str) -> Result<Vec<i64>, String> {
+/// Parses the value of `flag`, a comma-separated list of layer widths such as `512,256`.
+pub fn parse_widths(flag: &str, text: &str) -> Result<Vec<i64>, TrainError> {
     text.split(',')
         .map(|w| match w.trim().parse::<i64>() {
             Ok(w) if w > 0 => Ok(w),
-            _ => Err(format!(
-                "{w:?} is not a positive width (expected e.g. 512 or 512,256)"
+            _ => Err(TrainError::invalid(
+                flag,
+                text,
+                format!("{w:?} is not a positive width (expected e.g. 512 or 512,256)"),
             )),
         })
         .collect()
@@ -201,9 +214,16 @@ mod tests {
 
     #[test]
     fn parses_width_lists() {
-        assert_eq!(parse_widths("400").unwrap(), vec![400]);
-        assert_eq!(parse_widths("512, 256").unwrap(), vec![512, 256]);
-        assert!(parse_widths("512,0").is_err());
-        assert!(parse_widths("wide").is_err());
+        assert_eq!(parse_widths("--hidden", "400").unwrap(), vec![400]);
+        assert_eq!(
+            parse_widths("--hidden", "512, 256").unwrap(),
+            vec![512, 256]
+        );
+        assert!(parse_widths("--hidden", "512,0").is_err());
+        let error = parse_widths("--hidden", "wide").unwrap_err().to_string();
+        assert!(
+            error.contains("--hidden") && error.contains("wide"),
+            "{error}"
+        );
     }
 }

@@ -30,6 +30,16 @@ impl Default for MlpGeneratorConfig {
 }
 
 impl MlpGeneratorConfig {
+    /// The generator that mirrors an encoder with `encoder_hidden` layers (the same widths
+    /// in reverse order), reading `inputs`.
+    pub fn mirroring(encoder_hidden: &[i64], inputs: Vec<String>) -> Self {
+        let reversed: Vec<i64> = encoder_hidden.iter().rev().copied().collect();
+        Self {
+            inputs,
+            mlp: MlpConfig::with_hidden(&reversed),
+        }
+    }
+
     /// Builds the generator under `path`; see [`crate::GeneratorConfig::build`].
     pub fn build(
         &self,

@@ -166,11 +166,7 @@ impl EncoderLabelConfig {
 }
 
 fn mirrored_generator(hidden: &[i64]) -> GeneratorConfig {
-    let reversed: Vec<i64> = hidden.iter().rev().copied().collect();
-    GeneratorConfig::Mlp(MlpGeneratorConfig {
-        inputs: vec!["z".into()],
-        mlp: MlpConfig::with_hidden(&reversed),
-    })
+    GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(hidden, vec!["z".into()]))
 }
 
 /// An encoder → code transforms → generator pipeline; see [`AutoencoderConfig`].

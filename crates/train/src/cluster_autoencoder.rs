@@ -97,7 +97,6 @@ impl ClusterAutoencoderConfig {
             ClusterVariant::Discrete => ChoiceNoise::Gaussian,
             ClusterVariant::Naive | ClusterVariant::Free => ChoiceNoise::None,
         };
-        let reversed: Vec<i64> = self.hidden.iter().rev().copied().collect();
         Ok(AutoencoderConfig {
             input: self.input,
             encoder: MlpConfig::with_hidden(&self.hidden),
@@ -114,10 +113,7 @@ impl ClusterAutoencoderConfig {
                     ..Default::default()
                 }),
             ],
-            generator: GeneratorConfig::Mlp(MlpGeneratorConfig {
-                inputs,
-                mlp: MlpConfig::with_hidden(&reversed),
-            }),
+            generator: GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(&self.hidden, inputs)),
         })
     }
 }

@@ -12,6 +12,33 @@ const GAP_LEVEL: u8 = 96;
 /// Pixels between grid cells.
 const GAP: usize = 2;
 
+/// `inputs` (`[N, H*W]`, at most 16 shown) in one row over their `reconstructions` in the
+/// next, at twice the size: the reconstructions picture the examples write.
+pub fn save_reconstructions(
+    path: &Path,
+    inputs: &Tensor,
+    reconstructions: &Tensor,
+    size: (i64, i64),
+) -> Result<(), TrainError> {
+    let shown = inputs.size()[0].min(RECONSTRUCTIONS_SHOWN);
+    save_image_grid(
+        path,
+        &Tensor::f_cat(
+            &[
+                inputs.narrow(0, 0, shown),
+                reconstructions.narrow(0, 0, shown),
+            ],
+            0,
+        )?,
+        size,
+        shown as usize,
+        2,
+    )
+}
+
+/// Images per row of [`save_reconstructions`].
+const RECONSTRUCTIONS_SHOWN: i64 = 16;
+
 /// Saves `images` (`[N, H*W]` or `[N, H, W]`, values in `[0, 1]`) as a PNG grid with
 /// `columns` cells per row, each pixel drawn `scale`×`scale`.
 pub fn save_image_grid(

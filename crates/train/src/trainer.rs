@@ -14,6 +14,9 @@ use crate::data::ImageDataset;
 use crate::log::{append_jsonl, EpochRecord};
 use crate::model::TrainModel;
 use crate::optim::{Adam, AdamConfig};
+
+/// The per-epoch log's file name in a run's folder ([`Trainer::in_folder`]).
+pub const LOG_FILE: &str = "log.jsonl";
 use crate::progress::{print_epoch_summary, EpochProgress};
 use crate::TrainError;
 
@@ -158,6 +161,12 @@ impl Trainer {
     pub fn with_log(mut self, path: impl Into<PathBuf>) -> Self {
         self.log = Some(path.into());
         self
+    }
+
+    /// Checkpoints into `dir` and logs to `dir/log.jsonl`: the layout of a run's folder.
+    pub fn in_folder(self, dir: &Path) -> Self {
+        self.with_checkpoint(Checkpoint::new(dir))
+            .with_log(dir.join(LOG_FILE))
     }
 
     /// The configuration.
