@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use aecraft::train::retrieval::{HammingSearcher, PackedCodes};
+use aecraft::eval::retrieval::{HammingSearcher, PackedCodes};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 /// Codes per database.

@@ -8,10 +8,11 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
+use aecraft::data::sprites::PARAM_VECTOR_LEN;
 use aecraft::generators::{SurrogateConfig, TranslationConfig};
 use aecraft::prelude::*;
 use aecraft::train::refine::{refine_group, RefineConfig};
-use aecraft::train::sprites::{search_params, SearchConfig, PARAM_VECTOR_LEN};
+use aecraft::train::sprites::{search_params, SearchConfig};
 
 const SIZE: i64 = 64;
 const SPRITES: i64 = 50;

@@ -31,16 +31,15 @@ use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::{
     BinarizeConfig, DecorrelationConfig, LinearSchedule, SparsityPriorConfig, TransformConfig,
 };
+use aecraft::data::{permutation, Batch};
+use aecraft::eval::retrieval::{
+    bit_balance_error, mean_average_precision, precision_at, HammingSearcher, PackedCodes,
+};
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::tensor::ops::bce_with_logits_per_item;
-use aecraft::train::data::shuffle::permutation;
-use aecraft::train::data::Batch;
 use aecraft::train::neighbors::{cosine_neighbors, pca_project};
 use aecraft::train::pictures::save_reconstructions;
-use aecraft::train::retrieval::{
-    bit_balance_error, mean_average_precision, precision_at, HammingSearcher, PackedCodes,
-};
 use aecraft::train::{atomic, Autoencoder, Losses};
 
 #[derive(Debug, Parser)]
@@ -318,7 +317,7 @@ fn neighbour_pairs(
     let features = pca_project(train.images(), config.pca)?;
     let neighbors = cosine_neighbors(&features, config.neighbors, 1000)?;
     let n = train.len() as i64;
-    let mut rng = aecraft::train::data::shuffle::SplitMix64::new(seed);
+    let mut rng = aecraft::data::SplitMix64::new(seed);
     let choice: Vec<i64> = (0..n)
         .map(|_| rng.below(config.neighbors as u64) as i64)
         .collect();

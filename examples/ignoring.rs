@@ -36,10 +36,10 @@ use aecraft::codes::{
     one_hot_labels, AdversaryConfig, ClassMeansConfig, EncoderObjective, GaussianSamplerConfig,
     LabelInputConfig, TransformConfig,
 };
+use aecraft::eval::probe::{linear_probe_accuracy, majority_rate};
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::autoencoder::side_inputs;
-use aecraft::train::metrics::probe::{linear_probe_accuracy, majority_rate};
 use aecraft::train::pictures::save_image_grid;
 use aecraft::train::{atomic, evaluate, Autoencoder, EncoderLabelConfig, TrainReport};
 

@@ -24,10 +24,11 @@ use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::{CodeDropoutConfig, GaussianSamplerConfig};
+use aecraft::data::sprites::{SpriteLabels, SpritesConfig, SpritesDataset};
+use aecraft::eval::mig::{mig, MigReport};
+use aecraft::eval::sprite_factors::discrete_factors;
 use aecraft::prelude::*;
-use aecraft::train::metrics::mig::{mig, MigReport};
 use aecraft::train::pictures::save_image_grid;
-use aecraft::train::sprites::{SpriteLabels, SpritesConfig, SpritesDataset};
 use aecraft::train::{atomic, evaluate};
 
 /// The data sets this example knows.
@@ -140,7 +141,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let test = test_sprites
         .to_image_dataset(SpriteLabels::Shape)?
         .to_device(device);
-    let factors = test_sprites.discrete_factors(args.bins)?;
+    let factors = discrete_factors(&test_sprites, args.bins)?;
     let factor_names = test_sprites.factor_names();
 
     let hidden = parse_widths("--hidden", &args.hidden)?;

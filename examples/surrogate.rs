@@ -29,15 +29,16 @@ use tch::{Device, Kind, Tensor};
 
 use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::Code;
+use aecraft::data::sprites::{
+    SpriteLabels, SpriteParams, SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN,
+};
+use aecraft::eval::inverse::factor_errors;
 use aecraft::generators::{CategoricalMode, SurrogateConfig, TranslationConfig};
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
 use aecraft::train::refine::RefineConfig;
 use aecraft::train::sprites::surrogate::{SurrogateData, SurrogateModel};
-use aecraft::train::sprites::{
-    factor_errors, search_params, SearchConfig, SpriteLabels, SpriteParams, SpritesConfig,
-    SpritesDataset, PARAM_VECTOR_LEN,
-};
+use aecraft::train::sprites::{search_params, SearchConfig};
 use aecraft::train::{atomic, evaluate};
 
 /// What the surrogate network draws.

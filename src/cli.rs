@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use aecraft_data::{load_mnist, Splits};
 use aecraft_tensor::DeviceChoice;
-use aecraft_train::data::{load_mnist, Splits};
 use aecraft_train::{atomic, TrainError};
 use serde::de::DeserializeOwned;
 

@@ -7,13 +7,17 @@
 //!
 //! This umbrella crate re-exports the layered crates, which can also be used alone:
 //! - [`tensor`] (`aecraft-tensor`): tch glue and differentiable ops;
+//! - [`data`] (`aecraft-data`): data sets, the IDX reader, the sprites renderer;
+//! - [`eval`] (`aecraft-eval`): metrics on codes (clustering, retrieval, probes, MIG);
 //! - [`codes`] (`aecraft-codes`): code transforms;
 //! - [`generators`] (`aecraft-generators`): generators;
-//! - [`train`] (`aecraft-train`): training loop, data sets, metrics, checkpoints.
+//! - [`train`] (`aecraft-train`): the pipeline, the models, the loop, runs and checkpoints.
 //!
 //! [`cli`] holds the flags every example shares; the [`prelude`] the names most programs use.
 
 pub use aecraft_codes as codes;
+pub use aecraft_data as data;
+pub use aecraft_eval as eval;
 pub use aecraft_generators as generators;
 pub use aecraft_tensor as tensor;
 pub use aecraft_train as train;

@@ -5,9 +5,10 @@
 use tch::{Device, Kind, Tensor};
 
 use aecraft::codes::CodeDropoutConfig;
+use aecraft::data::sprites::{SpriteLabels, SpritesConfig, SpritesDataset};
+use aecraft::eval::mig::mig;
+use aecraft::eval::sprite_factors::discrete_factors;
 use aecraft::prelude::*;
-use aecraft::train::metrics::mig::mig;
-use aecraft::train::sprites::{SpriteLabels, SpritesConfig, SpritesDataset};
 
 fn sprites(count: usize) -> SpritesDataset {
     SpritesDataset::generate(&SpritesConfig {
@@ -23,7 +24,7 @@ fn sprites(count: usize) -> SpritesDataset {
 fn mig_is_high_for_the_true_factors_and_low_for_noise() {
     let data = sprites(2000);
     let columns = data.factor_names().len();
-    let factors = data.discrete_factors(20).unwrap();
+    let factors = discrete_factors(&data, 20).unwrap();
     let truth = mig(&data.factor_matrix(), columns, &factors, columns, 20).unwrap();
     assert!(truth.mig > 0.9, "{truth:?}");
     tch::manual_seed(0);

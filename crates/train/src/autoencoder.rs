@@ -17,10 +17,10 @@ use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
 use aecraft_tensor::{Mlp, MlpConfig};
 
 use crate::checkpoint::Checkpoint;
-use crate::data::Batch;
 use crate::model::{Losses, TrainModel};
 use crate::optim::{Adam, AdamConfig};
 use crate::TrainError;
+use aecraft_data::Batch;
 
 /// Configuration of an [`Autoencoder`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

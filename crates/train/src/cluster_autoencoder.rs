@@ -24,9 +24,9 @@ use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 use aecraft_tensor::MlpConfig;
 
 use crate::clustering::{Assignments, ClusterModel};
-use crate::data::{Batch, ImageDataset};
 use crate::model::{Losses, TrainModel};
 use crate::{AutoencoderConfig, AutoencoderModel, TrainError};
+use aecraft_data::{Batch, ImageDataset};
 
 /// The talk's three clustering autoencoders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,8 +12,8 @@ use aecraft_generators::{
 };
 
 use crate::clustering::{Assignments, ClusterModel};
-use crate::data::ImageDataset;
 use crate::TrainError;
+use aecraft_data::ImageDataset;
 
 /// k-means on raw pixels, with its variables.
 #[derive(Debug)]

@@ -11,13 +11,13 @@ use std::path::Path;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::data::ImageDataset;
-use crate::metrics::clustering::{
+use crate::pictures::{save_bar_chart, save_image_grid};
+use crate::TrainError;
+use aecraft_data::ImageDataset;
+use aecraft_eval::clustering::{
     ari, cluster_sizes, clusters_used, hungarian_accuracy, majority_accuracy, nmi,
     one_label_accuracy,
 };
-use crate::pictures::{save_bar_chart, save_image_grid};
-use crate::TrainError;
 
 /// Each image's cluster, and how confident the model is in it (higher is more confident).
 #[derive(Debug, Clone, PartialEq, Default)]

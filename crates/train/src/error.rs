@@ -23,16 +23,6 @@ pub enum TrainError {
         /// What is wrong.
         reason: String,
     },
-    /// A data set is not where it was looked for.
-    #[error("{what} not found in {dir}: {hint}")]
-    MissingData {
-        /// What was looked for.
-        what: String,
-        /// Where.
-        dir: PathBuf,
-        /// How to get it.
-        hint: String,
-    },
     /// An argument or configuration value is out of range.
     #[error("invalid value {field} = {value}: {reason}")]
     InvalidInput {
@@ -65,6 +55,12 @@ pub enum TrainError {
         /// The cause (shown in the message, so not also chained as a `source`).
         cause: serde_json::Error,
     },
+    /// An error from the data layer.
+    #[error(transparent)]
+    Data(#[from] aecraft_data::DataError),
+    /// An error from the metrics.
+    #[error(transparent)]
+    Eval(#[from] aecraft_eval::EvalError),
     /// An error from the tensor layer.
     #[error(transparent)]
     Tensor(#[from] aecraft_tensor::TensorError),

@@ -4,8 +4,8 @@ use tch::nn::VarStore;
 use tch::Tensor;
 
 use crate::checkpoint::Checkpoint;
-use crate::data::{Batch, ImageDataset};
 use crate::TrainError;
+use aecraft_data::{Batch, ImageDataset};
 
 /// The loss of one batch, as named terms averaged per image.
 #[derive(Debug)]

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::checkpoint::{Checkpoint, TrainState};
-use crate::data::ImageDataset;
 use crate::log::{append_jsonl, EpochRecord};
 use crate::model::TrainModel;
 use crate::optim::{Adam, AdamConfig};
+use aecraft_data::ImageDataset;
 
 /// The per-epoch log's file name in a run's folder ([`Trainer::in_folder`]).
 pub const LOG_FILE: &str = "log.jsonl";

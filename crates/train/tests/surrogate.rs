@@ -6,14 +6,13 @@
 use tch::{Device, Kind, Tensor};
 
 use aecraft_codes::{Code, CodeLayout, GroupSpec};
+use aecraft_data::sprites::{SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN};
 use aecraft_generators::{GeneratorConfig, SurrogateConfig};
 use aecraft_tensor::MlpConfig;
 use aecraft_train::checkpoint::MODEL_FILE;
 use aecraft_train::refine::RefineConfig;
 use aecraft_train::sprites::surrogate::{SurrogateData, SurrogateModel};
-use aecraft_train::sprites::{
-    search_params, SearchConfig, SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN,
-};
+use aecraft_train::sprites::{search_params, SearchConfig};
 use aecraft_train::{
     evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, TrainConfig, TrainModel, Trainer,
 };

@@ -15,8 +15,8 @@ use tch::{Kind, Tensor};
 use aecraft_generators::kmeans::squared_distances;
 use aecraft_generators::KMeansConfig;
 
-use crate::data::shuffle::SplitMix64;
 use crate::TrainError;
+use aecraft_data::SplitMix64;
 
 /// `k` centroids of `images` (`[N, D]`) after at most `iterations` Lloyd steps from plain
 /// k-means++ seeds drawn with `seed`: `[k, D]`. An empty cluster keeps its centroid.

@@ -37,9 +37,9 @@ use aecraft_tensor::shape::expect_shape;
 use aecraft_tensor::{Mlp, MlpConfig};
 
 use crate::clustering::{Assignments, ClusterModel};
-use crate::data::{Batch, ImageDataset};
 use crate::model::{Losses, TrainModel};
 use crate::TrainError;
+use aecraft_data::{Batch, ImageDataset};
 
 /// Images per batch when assigning a whole data set.
 const ASSIGN_BATCH: usize = 250;

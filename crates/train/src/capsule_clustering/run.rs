@@ -12,10 +12,10 @@ use super::kmeans_init::kmeans_centroids;
 use super::CapsuleClusteringConfig;
 use super::CapsuleClusteringModel;
 use crate::clustering::{save_cluster_pictures, Assignments, ClusterModel};
-use crate::data::ImageDataset;
 use crate::model::TrainModel;
 use crate::pictures::save_image_grid;
 use crate::{Checkpoint, Evaluation, TrainConfig, TrainError, TrainReport, Trainer};
+use aecraft_data::ImageDataset;
 
 /// Everything that defines a run, saved as the checkpoint's `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

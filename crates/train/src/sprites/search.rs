@@ -12,10 +12,10 @@
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use super::{SpriteShape, PARAM_VECTOR_LEN};
 use crate::progress::TaskProgress;
 use crate::refine::{refine_group, RefineConfig};
 use crate::{Autoencoder, TrainError};
+use aecraft_data::sprites::{SpriteShape, PARAM_VECTOR_LEN};
 
 /// The raw logit that marks a candidate's shape (the others get 0): after the softmax the
 /// soft one-hot is within 1e-4 of the exact one.
@@ -74,7 +74,7 @@ impl SearchConfig {
 }
 
 /// Searched parameters of `images` (`[N, D]`): the raw (unsquashed) vectors `[N, 9]` of code
-/// group `group`, laid out as [`super::PARAM_VECTOR_NAMES`], that `net` (an encoder and a
+/// group `group`, laid out as [`aecraft_data::sprites::PARAM_VECTOR_NAMES`], that `net` (an encoder and a
 /// surrogate generator reading that group) reconstructs best; see the module doc.
 pub fn search_params(
     net: &Autoencoder,

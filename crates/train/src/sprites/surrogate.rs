@@ -1,6 +1,6 @@
 //! Training the learned renderer surrogate: a network from a sprite's parameter vector
-//! ([`super::SpriteParams::to_vector`]) to its image's pixel logits, fitted by regression on
-//! samples of the true [`super::SpriteRenderer`].
+//! ([`aecraft_data::sprites::SpriteParams::to_vector`]) to its image's pixel logits, fitted by regression on
+//! samples of the true [`aecraft_data::sprites::SpriteRenderer`].
 //!
 //! # The discrete shape
 //!
@@ -13,7 +13,7 @@
 //!
 //! [`SurrogateModel`] holds a table of parameter vectors; the images it trains on are
 //! [`ImageDataset`]s whose labels are rows of that table
-//! ([`super::SpriteLabels::Row`]), so the ordinary [`crate::Trainer`] shuffles, batches,
+//! ([`aecraft_data::sprites::SpriteLabels::Row`]), so the ordinary [`crate::Trainer`] shuffles, batches,
 //! evaluates and checkpoints it like any other model.
 
 use tch::nn::VarStore;
@@ -23,10 +23,10 @@ use aecraft_generators::{SurrogateConfig, SurrogateNetwork};
 use aecraft_tensor::ops::bce_with_logits_per_item;
 use aecraft_tensor::shape::expect_shape;
 
-use super::{SpriteLabels, SpritesDataset};
-use crate::data::{Batch, ImageDataset};
 use crate::model::{Losses, TrainModel};
 use crate::TrainError;
+use aecraft_data::sprites::{SpriteLabels, SpritesDataset};
+use aecraft_data::{Batch, ImageDataset};
 
 /// A training split and an evaluation split, with the one parameter table both index.
 #[derive(Debug)]
@@ -130,8 +130,8 @@ impl TrainModel for SurrogateModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sprites::SpritesConfig;
     use crate::{TrainConfig, Trainer};
+    use aecraft_data::sprites::SpritesConfig;
     use aecraft_generators::TranslationConfig;
     use aecraft_tensor::MlpConfig;
 

@@ -3,16 +3,16 @@
 //!
 //! Cluster assignments are `&[usize]` with values below `k`; class labels are `&[usize]`
 //! with values below `classes`. Every metric checks its arguments and returns
-//! [`TrainError::InvalidInput`] naming the offending one instead of panicking.
+//! [`EvalError::InvalidInput`] naming the offending one instead of panicking.
 //!
 //! All counting goes through one sparse contingency table (the crate-private `Contingency`),
-//! which [`crate::metrics::mig`] reuses for its entropies and mutual information.
+//! which [`crate::mig`] reuses for its entropies and mutual information.
 
 use pathfinding::kuhn_munkres::kuhn_munkres;
 use pathfinding::matrix::Matrix;
 use serde::Serialize;
 
-use crate::TrainError;
+use crate::EvalError;
 
 /// The result of [`one_label_accuracy`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,7 +33,7 @@ pub fn hungarian_accuracy(
     labels: &[usize],
     k: usize,
     classes: usize,
-) -> Result<Option<f64>, TrainError> {
+) -> Result<Option<f64>, EvalError> {
     check_labeled("assignments", assignments, k, "labels", labels, classes)?;
     if k != classes {
         return Ok(None);
@@ -56,7 +56,7 @@ pub fn majority_accuracy(
     test_labels: &[usize],
     k: usize,
     classes: usize,
-) -> Result<f64, TrainError> {
+) -> Result<f64, EvalError> {
     check_labeled(
         "train_assign",
         train_assign,
@@ -90,7 +90,7 @@ pub fn one_label_accuracy(
     test_assign: &[usize],
     test_labels: &[usize],
     k: usize,
-) -> Result<OneLabelReport, TrainError> {
+) -> Result<OneLabelReport, EvalError> {
     check_positive("k", k)?;
     check_paired("train_assign", train_assign, "train_labels", train_labels)?;
     check_same_length(
@@ -103,7 +103,7 @@ pub fn one_label_accuracy(
     check_below("train_assign", train_assign, "k", k)?;
     check_below("test_assign", test_assign, "k", k)?;
     if let Some(index) = train_confidence.iter().position(|c| c.is_nan()) {
-        return Err(TrainError::invalid(
+        return Err(EvalError::invalid(
             &format!("train_confidence[{index}]"),
             f64::NAN,
             "confidences must not be NaN",
@@ -124,7 +124,7 @@ pub fn one_label_accuracy(
 /// Normalized mutual information with arithmetic-mean normalization, as scikit-learn's
 /// `normalized_mutual_info_score`: 1.0 when both labelings are a single cluster, 0.0 when
 /// the mutual information is zero, and otherwise clamped to `[0, 1]` against rounding.
-pub fn nmi(a: &[usize], b: &[usize]) -> Result<f64, TrainError> {
+pub fn nmi(a: &[usize], b: &[usize]) -> Result<f64, EvalError> {
     check_paired("a", a, "b", b)?;
     let table = Contingency::new(a, b);
     if table.rows.values.len() == 1 && table.cols.values.len() == 1 {
@@ -141,7 +141,7 @@ pub fn nmi(a: &[usize], b: &[usize]) -> Result<f64, TrainError> {
 /// Adjusted Rand index, as scikit-learn's `adjusted_rand_score`: 1.0 when the two labelings
 /// agree on every pair (identical partitions, including the all-in-one and all-singletons
 /// cases), about 0 for independent labelings, and possibly negative.
-pub fn ari(a: &[usize], b: &[usize]) -> Result<f64, TrainError> {
+pub fn ari(a: &[usize], b: &[usize]) -> Result<f64, EvalError> {
     check_paired("a", a, "b", b)?;
     let table = Contingency::new(a, b);
     let squares = |counts: &mut dyn Iterator<Item = usize>| -> i128 {
@@ -168,7 +168,7 @@ pub fn ari(a: &[usize], b: &[usize]) -> Result<f64, TrainError> {
 }
 
 /// Number of clusters with at least one member.
-pub fn clusters_used(assignments: &[usize], k: usize) -> Result<usize, TrainError> {
+pub fn clusters_used(assignments: &[usize], k: usize) -> Result<usize, EvalError> {
     Ok(cluster_sizes(assignments, k)?
         .iter()
         .filter(|&&size| size > 0)
@@ -176,7 +176,7 @@ pub fn clusters_used(assignments: &[usize], k: usize) -> Result<usize, TrainErro
 }
 
 /// Number of members of each of the `k` clusters.
-pub fn cluster_sizes(assignments: &[usize], k: usize) -> Result<Vec<usize>, TrainError> {
+pub fn cluster_sizes(assignments: &[usize], k: usize) -> Result<Vec<usize>, EvalError> {
     check_below("assignments", assignments, "k", k)?;
     let mut sizes = vec![0; k];
     for &cluster in assignments {
@@ -286,7 +286,7 @@ struct Cell {
 }
 
 /// Sparse contingency table of two labelings of the same items: the shared counting
-/// helper behind every metric of this module and of [`crate::metrics::mig`].
+/// helper behind every metric of this module and of [`crate::mig`].
 pub(crate) struct Contingency {
     rows: DenseLabels,
     cols: DenseLabels,
@@ -351,7 +351,7 @@ fn check_labeled(
     labels_name: &str,
     labels: &[usize],
     classes: usize,
-) -> Result<(), TrainError> {
+) -> Result<(), EvalError> {
     check_positive("k", k)?;
     check_positive("classes", classes)?;
     check_paired(assign_name, assign, labels_name, labels)?;
@@ -360,7 +360,7 @@ fn check_labeled(
 }
 
 /// Two non-empty slices describing the same items.
-fn check_paired<A, B>(a_name: &str, a: &[A], b_name: &str, b: &[B]) -> Result<(), TrainError> {
+fn check_paired<A, B>(a_name: &str, a: &[A], b_name: &str, b: &[B]) -> Result<(), EvalError> {
     check_not_empty(a_name, a.len())?;
     check_same_length(a_name, a.len(), b_name, b.len())
 }
@@ -371,9 +371,9 @@ fn check_below(
     values: &[usize],
     bound_name: &str,
     bound: usize,
-) -> Result<(), TrainError> {
+) -> Result<(), EvalError> {
     match values.iter().position(|&value| value >= bound) {
-        Some(index) => Err(TrainError::invalid(
+        Some(index) => Err(EvalError::invalid(
             &format!("{name}[{index}]"),
             values[index],
             format!("must be below {bound_name} = {bound}"),
@@ -388,11 +388,11 @@ pub(crate) fn check_same_length(
     a_len: usize,
     b_name: &str,
     b_len: usize,
-) -> Result<(), TrainError> {
+) -> Result<(), EvalError> {
     if a_len == b_len {
         Ok(())
     } else {
-        Err(TrainError::invalid(
+        Err(EvalError::invalid(
             b_name,
             format!("{b_len} items"),
             format!("must have as many items as {a_name} ({a_len})"),
@@ -401,9 +401,9 @@ pub(crate) fn check_same_length(
 }
 
 /// A non-empty input. Shared with the MIG and retrieval modules.
-pub(crate) fn check_not_empty(name: &str, len: usize) -> Result<(), TrainError> {
+pub(crate) fn check_not_empty(name: &str, len: usize) -> Result<(), EvalError> {
     if len == 0 {
-        Err(TrainError::invalid(name, "0 items", "must not be empty"))
+        Err(EvalError::invalid(name, "0 items", "must not be empty"))
     } else {
         Ok(())
     }
@@ -411,11 +411,11 @@ pub(crate) fn check_not_empty(name: &str, len: usize) -> Result<(), TrainError> 
 
 /// The number of rows of a row-major matrix with `width` columns stored in `len` values.
 /// Shared with the MIG and retrieval modules.
-pub(crate) fn rows_of(name: &str, len: usize, width: usize) -> Result<usize, TrainError> {
+pub(crate) fn rows_of(name: &str, len: usize, width: usize) -> Result<usize, EvalError> {
     if width > 0 && len % width == 0 {
         Ok(len / width)
     } else {
-        Err(TrainError::invalid(
+        Err(EvalError::invalid(
             name,
             format!("{len} values"),
             format!("must be a whole number of rows of {width} values"),
@@ -424,9 +424,9 @@ pub(crate) fn rows_of(name: &str, len: usize, width: usize) -> Result<usize, Tra
 }
 
 /// A count of at least one. Shared with the MIG and retrieval modules.
-pub(crate) fn check_positive(name: &str, value: usize) -> Result<(), TrainError> {
+pub(crate) fn check_positive(name: &str, value: usize) -> Result<(), EvalError> {
     if value == 0 {
-        Err(TrainError::invalid(name, 0, "must be at least 1"))
+        Err(EvalError::invalid(name, 0, "must be at least 1"))
     } else {
         Ok(())
     }
@@ -562,7 +562,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_naming_the_argument() {
-        let message = |e: TrainError| e.to_string();
+        let message = |e: EvalError| e.to_string();
         assert!(message(hungarian_accuracy(&[0, 1], &[0], 2, 2).unwrap_err()).contains("labels"));
         assert!(
             message(hungarian_accuracy(&[0, 5], &[0, 1], 2, 2).unwrap_err())

@@ -4,7 +4,7 @@
 use tch::nn::{self, Module, OptimizerConfig, VarStore};
 use tch::{Kind, Tensor};
 
-use crate::TrainError;
+use crate::EvalError;
 
 /// Full-batch Adam steps of the probe.
 const STEPS: usize = 500;
@@ -23,10 +23,10 @@ pub fn linear_probe_accuracy(
     test_codes: &Tensor,
     test_labels: &Tensor,
     classes: i64,
-) -> Result<f64, TrainError> {
+) -> Result<f64, EvalError> {
     let features = train_codes.size().get(1).copied().unwrap_or(0);
     if train_codes.dim() != 2 || test_codes.dim() != 2 || test_codes.size()[1] != features {
-        return Err(TrainError::invalid(
+        return Err(EvalError::invalid(
             "codes",
             format!("{:?} and {:?}", train_codes.size(), test_codes.size()),
             "train and test codes must be [N, F] with the same F",
@@ -37,7 +37,7 @@ pub fn linear_probe_accuracy(
         ("test_labels", test_codes, test_labels),
     ] {
         if labels.size() != [codes.size()[0]] || codes.size()[0] == 0 {
-            return Err(TrainError::invalid(
+            return Err(EvalError::invalid(
                 name,
                 format!("{:?}", labels.size()),
                 "needs one label per code and at least one code",
@@ -74,7 +74,7 @@ pub fn linear_probe_accuracy(
 
 /// The fraction of `labels` that belong to the most frequent class: the accuracy of always
 /// guessing it.
-pub fn majority_rate(labels: &[usize]) -> Result<f64, TrainError> {
+pub fn majority_rate(labels: &[usize]) -> Result<f64, EvalError> {
     let classes = labels.iter().max().map_or(0, |&m| m + 1);
     let mut counts = vec![0usize; classes];
     for &label in labels {
@@ -83,7 +83,7 @@ pub fn majority_rate(labels: &[usize]) -> Result<f64, TrainError> {
     let most = counts
         .into_iter()
         .max()
-        .ok_or_else(|| TrainError::invalid("labels", "[]", "needs at least one label"))?;
+        .ok_or_else(|| EvalError::invalid("labels", "[]", "needs at least one label"))?;
     Ok(most as f64 / labels.len() as f64)
 }
 

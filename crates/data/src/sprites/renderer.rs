@@ -10,7 +10,7 @@
 use tiny_skia::{FillRule, Mask, Path, PathBuilder, Rect, Transform};
 
 use super::{SpriteParams, SpriteShape};
-use crate::TrainError;
+use crate::DataError;
 
 /// Radius of the disc that holds a sprite at scale 1, as a fraction of the canvas width.
 pub const BASE_RADIUS: f32 = 0.2;
@@ -39,9 +39,9 @@ pub struct SpriteRenderer {
 
 impl SpriteRenderer {
     /// A renderer for `size`×`size` canvases, `size` in [`MIN_SIZE`]..=[`MAX_SIZE`].
-    pub fn new(size: usize) -> Result<Self, TrainError> {
+    pub fn new(size: usize) -> Result<Self, DataError> {
         if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
-            return Err(TrainError::invalid(
+            return Err(DataError::invalid(
                 "size",
                 size,
                 format!("the canvas must be {MIN_SIZE} to {MAX_SIZE} pixels wide"),
@@ -66,11 +66,11 @@ impl SpriteRenderer {
     /// Renders one sprite: `size * size` values in `[0, 1]`, row-major, white on black.
     /// The same parameters always give the same bits (on one platform: the rotation goes
     /// through the standard library's `sin_cos`).
-    pub fn render(&self, params: &SpriteParams) -> Result<Vec<f32>, TrainError> {
+    pub fn render(&self, params: &SpriteParams) -> Result<Vec<f32>, DataError> {
         params.validate()?;
         let side = self.size as u32;
         let mut mask = Mask::new(side, side)
-            .ok_or_else(|| TrainError::invalid("size", self.size, "no canvas of this size"))?;
+            .ok_or_else(|| DataError::invalid("size", self.size, "no canvas of this size"))?;
         let path = &self.paths[params.shape.index()];
         mask.fill_path(path, FillRule::Winding, true, self.placement(params));
         let coverage = |c: u8| f32::from(c) / 255.0;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::TrainError;
+use crate::DataError;
 
 /// An IDX array of unsigned bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,9 +18,9 @@ pub struct IdxArray {
 const UNSIGNED_BYTE: u8 = 0x08;
 
 /// Reads `path` and checks that it is an unsigned-byte IDX array with `ndims` dimensions.
-pub fn read_idx(path: &Path, ndims: usize) -> Result<IdxArray, TrainError> {
-    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-    parse_idx(&bytes, ndims).map_err(|(field, reason)| TrainError::format(path, field, reason))
+pub fn read_idx(path: &Path, ndims: usize) -> Result<IdxArray, DataError> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    parse_idx(&bytes, ndims).map_err(|(field, reason)| DataError::format(path, field, reason))
 }
 
 fn parse_idx(bytes: &[u8], ndims: usize) -> Result<IdxArray, (&'static str, String)> {

@@ -1,12 +1,10 @@
-//! The sprites data set as tensors: an [`ImageDataset`] for the training loop, the parameter
-//! vectors a surrogate learns from, and discretized factors for disentanglement metrics.
+//! The sprites data set as tensors: an [`ImageDataset`] for the training loop and the
+//! parameter vectors a surrogate learns from.
 
 use tch::{Kind, Tensor};
 
 use super::{SpritesDataset, PARAM_VECTOR_LEN};
-use crate::data::ImageDataset;
-use crate::metrics::mig::discretize;
-use crate::TrainError;
+use crate::{DataError, ImageDataset};
 
 /// What the labels of [`SpritesDataset::to_image_dataset`] hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +21,7 @@ pub enum SpriteLabels {
 
 impl SpritesDataset {
     /// The images as an [`ImageDataset`] (`[N, size*size]`, on the CPU) with `labels`.
-    pub fn to_image_dataset(&self, labels: SpriteLabels) -> Result<ImageDataset, TrainError> {
+    pub fn to_image_dataset(&self, labels: SpriteLabels) -> Result<ImageDataset, DataError> {
         let n = self.len() as i64;
         let side = self.size as i64;
         let images = Tensor::f_from_slice(&self.images)?.f_view([n, side * side])?;
@@ -35,36 +33,10 @@ impl SpritesDataset {
     }
 
     /// [`SpritesDataset::param_matrix`] as a `[N, PARAM_VECTOR_LEN]` float tensor on the CPU.
-    pub fn param_tensor(&self) -> Result<Tensor, TrainError> {
+    pub fn param_tensor(&self) -> Result<Tensor, DataError> {
         Ok(Tensor::f_from_slice(&self.param_matrix())?
             .f_view([self.len() as i64, PARAM_VECTOR_LEN as i64])?
             .f_to_kind(Kind::Float)?)
-    }
-
-    /// The factors of [`SpritesDataset::factor_matrix`] as discrete values, row-major
-    /// `len() × factor_names().len()`: the shape's index as it is, every continuous factor
-    /// in `bins` equal-width bins; the ground truth of [`crate::metrics::mig::mig`].
-    pub fn discrete_factors(&self, bins: usize) -> Result<Vec<usize>, TrainError> {
-        let columns = self.factor_names().len();
-        let matrix = self.factor_matrix();
-        let mut discrete = vec![0; matrix.len()];
-        for column in 0..columns {
-            let values: Vec<f32> = matrix
-                .iter()
-                .skip(column)
-                .step_by(columns)
-                .copied()
-                .collect();
-            let binned = if column == 0 {
-                values.iter().map(|&v| v as usize).collect()
-            } else {
-                discretize(&values, bins)?
-            };
-            for (row, value) in binned.into_iter().enumerate() {
-                discrete[row * columns + column] = value;
-            }
-        }
-        Ok(discrete)
     }
 }
 
@@ -106,19 +78,5 @@ mod tests {
         assert_eq!(params.size(), vec![40, PARAM_VECTOR_LEN as i64]);
         let row = Vec::<f32>::try_from(params.get(11)).unwrap();
         assert_eq!(row, data.params[11].to_vector());
-    }
-
-    #[test]
-    fn discrete_factors_keep_shapes_and_bin_the_rest() {
-        let data = small();
-        let columns = data.factor_names().len();
-        let factors = data.discrete_factors(20).unwrap();
-        assert_eq!(factors.len(), 40 * columns);
-        for (row, p) in data.params.iter().enumerate() {
-            assert_eq!(factors[row * columns], p.shape.index());
-        }
-        assert!(factors.iter().all(|&f| f < 20));
-        let x: Vec<usize> = factors.iter().skip(3).step_by(columns).copied().collect();
-        assert!(x.contains(&0) && x.contains(&19), "{x:?}");
     }
 }

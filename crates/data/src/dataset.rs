@@ -5,9 +5,9 @@ use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 
-use super::idx::IdxArray;
-use super::shuffle::permutation;
-use crate::TrainError;
+use crate::idx::IdxArray;
+use crate::shuffle::permutation;
+use crate::DataError;
 
 /// A mini-batch: images `[B, H*W]` and, when the data set has them, labels `[B]` (int64).
 #[derive(Debug)]
@@ -46,7 +46,7 @@ impl ImageDataset {
         labels: Option<Tensor>,
         height: i64,
         width: i64,
-    ) -> Result<Self, TrainError> {
+    ) -> Result<Self, DataError> {
         aecraft_tensor::shape::expect_shape(&images, &[None, Some(height * width)], "images")?;
         if let Some(labels) = &labels {
             aecraft_tensor::shape::expect_shape(labels, &[Some(images.size()[0])], "labels")?;
@@ -65,9 +65,9 @@ impl ImageDataset {
         images: &IdxArray,
         labels: Option<&IdxArray>,
         source: &Path,
-    ) -> Result<Self, TrainError> {
+    ) -> Result<Self, DataError> {
         let [count, height, width] = images.dims[..] else {
-            return Err(TrainError::format(
+            return Err(DataError::format(
                 source,
                 "dims",
                 format!("{:?} is not [N, H, W]", images.dims),
@@ -75,7 +75,7 @@ impl ImageDataset {
         };
         if let Some(labels) = labels {
             if labels.dims != [count] {
-                return Err(TrainError::format(
+                return Err(DataError::format(
                     source,
                     "count",
                     format!("{count} images but {:?} labels", labels.dims),
@@ -126,9 +126,9 @@ impl ImageDataset {
     }
 
     /// The labels as a vector, or an error naming `purpose` when the data set has none.
-    pub fn label_vec(&self, purpose: &str) -> Result<Vec<usize>, TrainError> {
+    pub fn label_vec(&self, purpose: &str) -> Result<Vec<usize>, DataError> {
         let labels = self.labels.as_ref().ok_or_else(|| {
-            TrainError::invalid(
+            DataError::invalid(
                 "labels",
                 "none",
                 format!("{purpose} needs a labelled data set"),

@@ -4,14 +4,14 @@
 //!
 //! Code dimensions are discretized into equal-width bins and every information quantity is a
 //! plug-in estimate in nats, counted with the contingency table shared with
-//! [`crate::metrics::clustering`].
+//! [`crate::clustering`].
 
 use serde::Serialize;
 
-use crate::metrics::clustering::{
+use crate::clustering::{
     check_not_empty, check_positive, check_same_length, rows_of, Contingency, DenseLabels,
 };
-use crate::TrainError;
+use crate::EvalError;
 
 /// The result of [`mig`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,10 +25,10 @@ pub struct MigReport {
 
 /// Assigns each value to one of `bins` equal-width bins between the minimum and the maximum
 /// (the maximum falls in the last bin; a constant input goes entirely to bin 0).
-pub fn discretize(values: &[f32], bins: usize) -> Result<Vec<usize>, TrainError> {
+pub fn discretize(values: &[f32], bins: usize) -> Result<Vec<usize>, EvalError> {
     check_positive("bins", bins)?;
     if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-        return Err(TrainError::invalid(
+        return Err(EvalError::invalid(
             &format!("values[{index}]"),
             values[index],
             "values to discretize must be finite",
@@ -51,7 +51,7 @@ pub fn discretize(values: &[f32], bins: usize) -> Result<Vec<usize>, TrainError>
 }
 
 /// Plug-in mutual information between two discrete variables, in nats (0 for empty inputs).
-pub fn mutual_information(a: &[usize], b: &[usize]) -> Result<f64, TrainError> {
+pub fn mutual_information(a: &[usize], b: &[usize]) -> Result<f64, EvalError> {
     check_same_length("a", a.len(), "b", b.len())?;
     Ok(Contingency::new(a, b).mutual_information())
 }
@@ -71,7 +71,7 @@ pub fn mig(
     factors: &[usize],
     num_factors: usize,
     bins: usize,
-) -> Result<MigReport, TrainError> {
+) -> Result<MigReport, EvalError> {
     check_positive("dims", dims)?;
     check_positive("num_factors", num_factors)?;
     check_positive("bins", bins)?;
@@ -94,7 +94,7 @@ pub fn mig(
         .collect();
     let gaps: Vec<f64> = per_factor.iter().flatten().copied().collect();
     if gaps.is_empty() {
-        return Err(TrainError::invalid(
+        return Err(EvalError::invalid(
             "factors",
             format!("{num_factors} constant columns"),
             "MIG needs at least one factor that takes two or more values",
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn mig_rejects_shapes_that_do_not_match() {
-        let error = |result: Result<MigReport, TrainError>| result.unwrap_err().to_string();
+        let error = |result: Result<MigReport, EvalError>| result.unwrap_err().to_string();
         assert!(error(mig(&[0.0; 5], 2, &[0; 2], 1, 4)).contains("codes"));
         assert!(error(mig(&[0.0; 4], 2, &[0; 3], 1, 4)).contains("factors"));
         assert!(error(mig(&[0.0; 4], 0, &[0; 2], 1, 4)).contains("dims"));

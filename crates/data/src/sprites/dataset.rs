@@ -8,8 +8,8 @@ use super::{
     FactorRange, SpriteParams, SpriteRenderer, SpriteShape, DEFAULT_SIZE, INTENSITY_RANGE,
     POSITION_RANGE, ROTATION_RANGE, SCALE_RANGE,
 };
-use crate::data::shuffle::SplitMix64;
-use crate::TrainError;
+use crate::shuffle::SplitMix64;
+use crate::DataError;
 
 /// Names of the columns of [`SpritesDataset::factor_matrix`], in order; the last one,
 /// `intensity`, is there only when the intensity varies ([`SpritesDataset::factor_names`]).
@@ -71,14 +71,14 @@ impl Default for GridSpec {
 
 impl GridSpec {
     /// The grid's parameters, shape slowest, then scale, rotation, x, and y fastest.
-    fn params(&self) -> Result<Vec<SpriteParams>, TrainError> {
+    fn params(&self) -> Result<Vec<SpriteParams>, DataError> {
         for (field, count) in [
             ("scales", self.scales),
             ("rotations", self.rotations),
             ("positions", self.positions),
         ] {
             if count == 0 {
-                return Err(TrainError::invalid(
+                return Err(DataError::invalid(
                     field,
                     count,
                     "a grid needs at least one value",
@@ -141,9 +141,9 @@ pub struct SpritesDataset {
 
 impl SpritesDataset {
     /// `config.count` sprites with factors drawn uniformly from their ranges.
-    pub fn generate(config: &SpritesConfig) -> Result<Self, TrainError> {
+    pub fn generate(config: &SpritesConfig) -> Result<Self, DataError> {
         if config.count == 0 {
-            return Err(TrainError::invalid(
+            return Err(DataError::invalid(
                 "count",
                 config.count,
                 "a data set needs at least one image",
@@ -157,12 +157,12 @@ impl SpritesDataset {
     }
 
     /// Every combination of the grid's factor values (see [`GridSpec`]).
-    pub fn grid(spec: &GridSpec) -> Result<Self, TrainError> {
+    pub fn grid(spec: &GridSpec) -> Result<Self, DataError> {
         Self::from_params(spec.size, spec.params()?)
     }
 
     /// Renders the given parameters onto `size`×`size` canvases.
-    pub fn from_params(size: usize, params: Vec<SpriteParams>) -> Result<Self, TrainError> {
+    pub fn from_params(size: usize, params: Vec<SpriteParams>) -> Result<Self, DataError> {
         let renderer = SpriteRenderer::new(size)?;
         let mut images = Vec::with_capacity(params.len() * size * size);
         for p in &params {

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use super::idx::read_idx;
-use super::ImageDataset;
-use crate::TrainError;
+use crate::idx::read_idx;
+use crate::DataError;
+use crate::ImageDataset;
 
 /// The four files of a data set in MNIST's layout, without their `.gz` suffix.
 pub const MNIST_FILES: [&str; 4] = [
@@ -26,10 +26,10 @@ pub struct Splits {
 
 /// Loads both splits from `dir`, checking every file; a missing folder or file is an error
 /// that says how to fetch the data.
-pub fn load_mnist(dir: &Path) -> Result<Splits, TrainError> {
+pub fn load_mnist(dir: &Path) -> Result<Splits, DataError> {
     for name in MNIST_FILES {
         if !dir.join(name).is_file() {
-            return Err(TrainError::MissingData {
+            return Err(DataError::MissingData {
                 what: name.to_owned(),
                 dir: dir.to_owned(),
                 hint: format!(
@@ -39,7 +39,7 @@ pub fn load_mnist(dir: &Path) -> Result<Splits, TrainError> {
             });
         }
     }
-    let split = |images: &str, labels: &str| -> Result<ImageDataset, TrainError> {
+    let split = |images: &str, labels: &str| -> Result<ImageDataset, DataError> {
         let image_path = dir.join(images);
         let images = read_idx(&image_path, 3)?;
         let labels = read_idx(&dir.join(labels), 1)?;
@@ -54,7 +54,7 @@ pub fn load_mnist(dir: &Path) -> Result<Splits, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::idx::encode_idx;
+    use crate::idx::encode_idx;
 
     fn write_split(dir: &Path, images: &str, labels: &str, n: usize) {
         std::fs::write(dir.join(images), encode_idx(&[n, 3, 3], &vec![255; n * 9])).unwrap();

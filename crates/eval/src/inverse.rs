@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::SpriteParams;
-use crate::TrainError;
+use crate::EvalError;
+use aecraft_data::sprites::SpriteParams;
 
 /// Mean errors of inferred parameters against the truth; see [`factor_errors`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,9 +31,9 @@ pub fn factor_errors(
     truth: &[SpriteParams],
     predicted: &[SpriteParams],
     size: usize,
-) -> Result<FactorErrors, TrainError> {
+) -> Result<FactorErrors, EvalError> {
     if truth.is_empty() || truth.len() != predicted.len() {
-        return Err(TrainError::invalid(
+        return Err(EvalError::invalid(
             "predicted parameters",
             predicted.len(),
             format!(
@@ -76,7 +76,7 @@ fn symmetric_angle_distance(a: f32, b: f32, period: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sprites::SpriteShape;
+    use aecraft_data::sprites::SpriteShape;
     use std::f32::consts::PI;
 
     #[test]

@@ -5,8 +5,8 @@
 //! Bit `b` of a code lives in word `b / 64` at position `b % 64`; the padding bits of the
 //! last word are always zero, so they never contribute to a distance.
 
-use crate::metrics::clustering::{check_not_empty, check_positive, check_same_length, rows_of};
-use crate::TrainError;
+use crate::clustering::{check_not_empty, check_positive, check_same_length, rows_of};
+use crate::EvalError;
 
 /// Bits per packed word.
 const WORD_BITS: usize = u64::BITS as usize;
@@ -21,13 +21,13 @@ pub struct PackedCodes {
 
 impl PackedCodes {
     /// Packs `bits` (row-major, `bits_per_code` per code) into codes.
-    pub fn from_bits(bits_per_code: usize, bits: &[bool]) -> Result<Self, TrainError> {
+    pub fn from_bits(bits_per_code: usize, bits: &[bool]) -> Result<Self, EvalError> {
         Self::pack(bits_per_code, "bits", bits, |&bit| bit)
     }
 
     /// Packs probabilities (row-major, `bits_per_code` per code) into codes, a value above
     /// 0.5 becoming a one (so NaN becomes a zero).
-    pub fn from_probabilities(bits_per_code: usize, values: &[f32]) -> Result<Self, TrainError> {
+    pub fn from_probabilities(bits_per_code: usize, values: &[f32]) -> Result<Self, EvalError> {
         Self::pack(bits_per_code, "values", values, |&value| value > 0.5)
     }
 
@@ -71,7 +71,7 @@ impl PackedCodes {
         name: &str,
         values: &[T],
         is_one: impl Fn(&T) -> bool,
-    ) -> Result<Self, TrainError> {
+    ) -> Result<Self, EvalError> {
         check_positive("bits_per_code", bits_per_code)?;
         let count = rows_of(name, values.len(), bits_per_code)?;
         let words_per_code = bits_per_code.div_ceil(WORD_BITS);
@@ -102,9 +102,9 @@ pub struct HammingSearcher {
 
 impl HammingSearcher {
     /// A searcher over `database`, which may hold at most `u32::MAX` codes (ranks are `u32`).
-    pub fn new(database: PackedCodes) -> Result<Self, TrainError> {
+    pub fn new(database: PackedCodes) -> Result<Self, EvalError> {
         if u32::try_from(database.len()).is_err() {
-            return Err(TrainError::invalid(
+            return Err(EvalError::invalid(
                 "database",
                 format!("{} codes", database.len()),
                 "a searcher holds at most u32::MAX codes",
@@ -120,7 +120,7 @@ impl HammingSearcher {
 
     /// Writes the Hamming distance from `query` (a code packed like the database's, e.g.
     /// [`PackedCodes::code`]) to every database code into `out`, one per code.
-    pub fn distances(&self, query: &[u64], out: &mut [u32]) -> Result<(), TrainError> {
+    pub fn distances(&self, query: &[u64], out: &mut [u32]) -> Result<(), EvalError> {
         self.check_query(query)?;
         check_same_length("database", self.database.len(), "out", out.len())?;
         xor_popcount(&self.database.words, query, out);
@@ -129,14 +129,14 @@ impl HammingSearcher {
 
     /// Database indices ordered by Hamming distance from `query`, ties by index
     /// (a counting sort on the distance: O(N + bits)).
-    pub fn rank(&self, query: &[u64]) -> Result<Vec<u32>, TrainError> {
+    pub fn rank(&self, query: &[u64]) -> Result<Vec<u32>, EvalError> {
         let mut distances = vec![0; self.database.len()];
         self.distances(query, &mut distances)?;
         Ok(order_by_distance(&distances, self.database.bits))
     }
 
     /// A query has the database's word count and zero padding bits.
-    fn check_query(&self, query: &[u64]) -> Result<(), TrainError> {
+    fn check_query(&self, query: &[u64]) -> Result<(), EvalError> {
         check_same_length(
             "a database code's words",
             self.database.words_per_code,
@@ -149,7 +149,7 @@ impl HammingSearcher {
             _ => last >> used_bits,
         });
         if padding != 0 {
-            return Err(TrainError::invalid(
+            return Err(EvalError::invalid(
                 "query",
                 format!("padding {padding:#x}"),
                 format!("bits past bit {} must be zero", self.database.bits),
@@ -167,7 +167,7 @@ pub fn mean_average_precision(
     queries: &PackedCodes,
     query_labels: &[usize],
     db_labels: &[usize],
-) -> Result<f64, TrainError> {
+) -> Result<f64, EvalError> {
     mean_over_queries(
         searcher,
         queries,
@@ -185,10 +185,10 @@ pub fn precision_at(
     query_labels: &[usize],
     db_labels: &[usize],
     k: usize,
-) -> Result<f64, TrainError> {
+) -> Result<f64, EvalError> {
     check_positive("k", k)?;
     if k > searcher.database.len() {
-        return Err(TrainError::invalid(
+        return Err(EvalError::invalid(
             "k",
             k,
             format!(
@@ -204,7 +204,7 @@ pub fn precision_at(
 
 /// Mean over bits of `|fraction of codes with the bit set − 0.5|`: 0 for perfectly balanced
 /// bits, 0.5 for bits that never change.
-pub fn bit_balance_error(codes: &PackedCodes) -> Result<f64, TrainError> {
+pub fn bit_balance_error(codes: &PackedCodes) -> Result<f64, EvalError> {
     check_not_empty("codes", codes.len())?;
     let mut ones = vec![0_usize; codes.bits];
     for code in codes.codes() {
@@ -232,7 +232,7 @@ fn mean_over_queries(
     query_labels: &[usize],
     db_labels: &[usize],
     score: impl Fn(&[bool]) -> f64,
-) -> Result<f64, TrainError> {
+) -> Result<f64, EvalError> {
     check_not_empty("queries", queries.len())?;
     check_not_empty("database", searcher.database.len())?;
     check_same_length(
@@ -445,7 +445,7 @@ mod tests {
     fn searcher_rejects_malformed_queries_and_buffers() {
         let searcher = HammingSearcher::new(codes(4, &[&[1, 0, 0, 0]])).unwrap();
         let mut out = vec![0; 1];
-        let error = |r: Result<(), TrainError>| r.unwrap_err().to_string();
+        let error = |r: Result<(), EvalError>| r.unwrap_err().to_string();
         assert!(error(searcher.distances(&[0, 0], &mut out)).contains("query"));
         assert!(error(searcher.distances(&[1 << 4], &mut out)).contains("padding"));
         assert!(error(searcher.distances(&[0], &mut [])).contains("out"));
@@ -471,7 +471,7 @@ mod tests {
     fn retrieval_scores_reject_bad_arguments() {
         let searcher = HammingSearcher::new(codes(2, &[&[0, 1], &[1, 1]])).unwrap();
         let queries = codes(2, &[&[0, 0]]);
-        let error = |r: Result<f64, TrainError>| r.unwrap_err().to_string();
+        let error = |r: Result<f64, EvalError>| r.unwrap_err().to_string();
         assert!(error(precision_at(&searcher, &queries, &[0], &[0, 1], 3)).contains("k"));
         assert!(error(precision_at(&searcher, &queries, &[0], &[0, 1], 0)).contains("k"));
         assert!(
