@@ -84,7 +84,7 @@ fn training_step(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let losses = model.losses(&batch, true).unwrap();
-                adam.backward_step(&losses.total);
+                adam.backward_step(losses.total());
                 model.after_step(&batch).unwrap();
             })
         });

@@ -21,7 +21,7 @@ fn vae_step(c: &mut Criterion) {
     group.bench_function("train_step_batch128", |b| {
         b.iter(|| {
             let losses = model.losses(&batch, true).unwrap();
-            adam.backward_step(&losses.total);
+            adam.backward_step(losses.total());
         })
     });
     group.finish();

@@ -34,6 +34,7 @@ use aecraft::codes::{
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::pictures::{save_image_grid, save_reconstructions};
+use aecraft::train::run::{CHECKPOINT_DIR, CONFIG_FILE};
 use aecraft::train::{atomic, evaluate, Autoencoder};
 
 /// The kind of code.
@@ -123,10 +124,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     } = args.run.load_splits(device)?;
 
     let mut model = AutoencoderModel::new(&config.model, device)?;
-    let checkpoint = Checkpoint::new(&args.run.out);
     let trainer = Trainer::new(config.train.clone())?.in_folder(&args.run.out);
-    let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
-    checkpoint.save_config(&config)?;
+    let resume = args.run.resume.as_ref().map(|dir| dir.join(CHECKPOINT_DIR));
+    let (mut optimizer, state) = trainer.start(&mut model, &train, resume.as_deref())?;
+    atomic::write_json(&args.run.out_path(CONFIG_FILE), &config)?;
     eprintln!(
         "training a biased autoencoder ({:?}) on {} images for {} epochs on {device:?}",
         config.mode,

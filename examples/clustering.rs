@@ -35,6 +35,7 @@ use aecraft::train::capsule_clustering::{
 use aecraft::train::clustering::{
     clustering_metrics, save_cluster_pictures, Assignments, ClusterModel,
 };
+use aecraft::train::run::{read_config, CONFIG_FILE};
 use aecraft::train::{
     atomic, ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig,
     GaussianMixtureModel, KMeansModel,
@@ -309,7 +310,10 @@ fn fit_constant(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Re
     let model = KMeansModel::new(&config, train.pixels(), device)?;
     let (report, seconds) = timed(|| Ok(model.fit(train)?))?;
     let checkpoint = Checkpoint::new(args.run.out_path(CHECKPOINT_DIR));
-    checkpoint.save_config(&RunConfig::Constant { kmeans: config })?;
+    atomic::write_json(
+        &args.run.out_path(CONFIG_FILE),
+        &RunConfig::Constant { kmeans: config },
+    )?;
     checkpoint.save_weights(model.var_store())?;
     let mut extra = Map::new();
     extra.insert("train_inertia".into(), json!(report.inertia));
@@ -342,7 +346,10 @@ fn fit_gaussian(
     let model = GaussianMixtureModel::new(&config, train.pixels(), device)?;
     let (report, seconds) = timed(|| Ok(model.fit(train)?))?;
     let checkpoint = Checkpoint::new(args.run.out_path(CHECKPOINT_DIR));
-    checkpoint.save_config(&RunConfig::Gaussian { gaussian: config })?;
+    atomic::write_json(
+        &args.run.out_path(CONFIG_FILE),
+        &RunConfig::Gaussian { gaussian: config },
+    )?;
     checkpoint.save_weights(model.var_store())?;
     let mut extra = Map::new();
     extra.insert(
@@ -368,9 +375,8 @@ fn fit_gaussian(
 fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<Fitted> {
     let (model_config, train_config) = match &args.run.resume {
         Some(dir) => {
-            let config: RunConfig = Checkpoint::new(checkpoint_in(dir))
-                .load_config()
-                .with_context(|| format!("resuming from {}", dir.display()))?;
+            let config: RunConfig =
+                read_config(dir).with_context(|| format!("resuming from {}", dir.display()))?;
             let RunConfig::Mlp { model, mut train } = config else {
                 anyhow::bail!("{} does not hold an mlp clustering run", dir.display());
             };
@@ -385,11 +391,14 @@ fn fit_mlp(args: &Args, train: &ImageDataset, device: Device) -> anyhow::Result<
         .with_checkpoint(checkpoint.clone())
         .with_log(args.run.out_path("log.jsonl"));
     let resume = args.run.resume.as_deref().map(checkpoint_in);
-    let (mut optimizer, state) = trainer.start(&mut model, resume.as_deref())?;
-    checkpoint.save_config(&RunConfig::Mlp {
-        model: model_config.clone(),
-        train: train_config,
-    })?;
+    let (mut optimizer, state) = trainer.start(&mut model, train, resume.as_deref())?;
+    atomic::write_json(
+        &args.run.out_path(CONFIG_FILE),
+        &RunConfig::Mlp {
+            model: model_config.clone(),
+            train: train_config,
+        },
+    )?;
     let report = trainer.fit(&mut model, &mut optimizer, train, None, state)?;
     let mut extra = Map::new();
     extra.insert("free_units".into(), json!(model_config.free));
@@ -453,9 +462,8 @@ fn fit_capsules(
 ) -> anyhow::Result<Fitted> {
     let run = match &args.run.resume {
         Some(dir) => {
-            let mut run: CapsuleRun = Checkpoint::new(checkpoint_in(dir))
-                .load_config()
-                .with_context(|| format!("resuming from {}", dir.display()))?;
+            let mut run: CapsuleRun =
+                read_config(dir).with_context(|| format!("resuming from {}", dir.display()))?;
             run.train.epochs = args.run.epochs_or(run.train.epochs);
             run
         }

@@ -40,6 +40,7 @@ use aecraft::prelude::*;
 use aecraft::tensor::ops::bce_with_logits_per_item;
 use aecraft::train::neighbors::{cosine_neighbors, pca_project};
 use aecraft::train::pictures::save_reconstructions;
+use aecraft::train::run::{CHECKPOINT_DIR, CONFIG_FILE};
 use aecraft::train::{atomic, Autoencoder, Losses};
 
 #[derive(Debug, Parser)]
@@ -142,8 +143,7 @@ impl TrainModel for HashingModel {
         let code = self.net().encode(&images, train)?;
         let mut losses = self.net().losses_of_code(&code, &images, train)?;
         let agreement = agreement_loss(code.get("bits_logits")?, pairs) * self.agreement;
-        losses.total = &losses.total + &agreement;
-        losses.terms.push(("agreement".into(), agreement));
+        losses.push_term("agreement", agreement);
         Ok(losses)
     }
 
@@ -176,10 +176,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         pixels: train.pixels(),
         agreement: config.agreement,
     };
-    let checkpoint = Checkpoint::new(&args.run.out);
     let trainer = Trainer::new(config.train.clone())?.in_folder(&args.run.out);
-    let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
-    checkpoint.save_config(&config)?;
+    let resume = args.run.resume.as_ref().map(|dir| dir.join(CHECKPOINT_DIR));
+    let (mut optimizer, state) = trainer.start(&mut model, &train, resume.as_deref())?;
+    atomic::write_json(&args.run.out_path(CONFIG_FILE), &config)?;
     eprintln!(
         "training a {}-bit binarizing autoencoder on {} images for {} epochs on {device:?}",
         args.bits,

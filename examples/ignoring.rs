@@ -41,6 +41,7 @@ use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::autoencoder::side_inputs;
 use aecraft::train::pictures::save_image_grid;
+use aecraft::train::run::{CHECKPOINT_DIR, CONFIG_FILE};
 use aecraft::train::{atomic, evaluate, Autoencoder, EncoderLabelConfig, TrainReport};
 
 /// How the code is made to ignore the label.
@@ -187,8 +188,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         train.len(),
         config.train.epochs
     );
-    let checkpoint = Checkpoint::new(&args.run.out);
-    checkpoint.save_config(&config)?;
+    atomic::write_json(&args.run.out_path(CONFIG_FILE), &config)?;
     let (model, report) = train_model(
         &args,
         &config.model,
@@ -246,8 +246,12 @@ fn train_model(
 ) -> anyhow::Result<(AutoencoderModel, TrainReport)> {
     let mut net = AutoencoderModel::new(model, train.images().device())?;
     let trainer = Trainer::new(train_config.clone())?.in_folder(&args.run.out.join(subdir));
-    let resume = args.run.resume.as_ref().map(|dir| dir.join(subdir));
-    let (mut optimizer, state) = trainer.start(&mut net, resume.as_deref())?;
+    let resume = args
+        .run
+        .resume
+        .as_ref()
+        .map(|dir| dir.join(subdir).join(CHECKPOINT_DIR));
+    let (mut optimizer, state) = trainer.start(&mut net, train, resume.as_deref())?;
     let evaluation = Evaluation {
         name: eval_name,
         data: eval,

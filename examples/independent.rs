@@ -29,6 +29,7 @@ use aecraft::eval::mig::{mig, MigReport};
 use aecraft::eval::sprite_factors::discrete_factors;
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
+use aecraft::train::run::CONFIG_FILE;
 use aecraft::train::{atomic, evaluate};
 
 /// The data sets this example knows.
@@ -249,11 +250,15 @@ impl Shared<'_> {
         tch::manual_seed(self.args.run.seed as i64);
         let dir: PathBuf = self.args.run.out_path(name);
         let mut model = AutoencoderModel::new(config, self.train.images().device())?;
-        Checkpoint::new(&dir).save_config(&RunConfig {
-            sprites: self.sprites,
-            model: config,
-            train: self.train_config,
-        })?;
+        atomic::create_dir(&dir)?;
+        atomic::write_json(
+            &dir.join(CONFIG_FILE),
+            &RunConfig {
+                sprites: self.sprites,
+                model: config,
+                train: self.train_config,
+            },
+        )?;
         let trainer = Trainer::new(self.train_config.clone())?.in_folder(&dir);
         let mut optimizer = trainer.optimizer(&model)?;
         let evaluation = Evaluation {

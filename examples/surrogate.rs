@@ -37,6 +37,7 @@ use aecraft::generators::{CategoricalMode, SurrogateConfig, TranslationConfig};
 use aecraft::prelude::*;
 use aecraft::train::pictures::save_image_grid;
 use aecraft::train::refine::RefineConfig;
+use aecraft::train::run::CONFIG_FILE;
 use aecraft::train::sprites::surrogate::{SurrogateData, SurrogateModel};
 use aecraft::train::sprites::{search_params, SearchConfig};
 use aecraft::train::{atomic, evaluate};
@@ -196,11 +197,15 @@ fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let sprites_config = sprites_config(&args, args.train_images, args.run.seed);
     let mut surrogate_model = SurrogateModel::new(&surrogate, &data.table, pixels, device)?;
-    Checkpoint::new(&surrogate_dir).save_config(&SurrogateRun {
-        sprites: &sprites_config,
-        surrogate: &surrogate,
-        train: &surrogate_train,
-    })?;
+    atomic::create_dir(&surrogate_dir)?;
+    atomic::write_json(
+        &surrogate_dir.join(CONFIG_FILE),
+        &SurrogateRun {
+            sprites: &sprites_config,
+            surrogate: &surrogate,
+            train: &surrogate_train,
+        },
+    )?;
     eprintln!(
         "stage 1: fitting the surrogate to {} renders of {}×{} for {} epochs",
         train.len(),
@@ -239,10 +244,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         args.run
             .cosine_config(args.inverse_epochs, args.batch, args.lr, FINAL_LR_FRACTION)?;
     let mut inverse_model = AutoencoderModel::new(&inverse, device)?;
-    Checkpoint::new(&inverse_dir).save_config(&InverseRun {
-        model: &inverse,
-        train: &inverse_train,
-    })?;
+    atomic::create_dir(&inverse_dir)?;
+    atomic::write_json(
+        &inverse_dir.join(CONFIG_FILE),
+        &InverseRun {
+            model: &inverse,
+            train: &inverse_train,
+        },
+    )?;
     eprintln!(
         "stage 2: training the inverse-graphics encoder through the frozen surrogate for {} epochs",
         inverse_train.epochs

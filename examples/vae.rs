@@ -17,6 +17,7 @@ use aecraft::cli::{finish, parse_widths, RunArgs, RunSplits};
 use aecraft::codes::Code;
 use aecraft::prelude::*;
 use aecraft::train::pictures::{save_image_grid, save_reconstructions};
+use aecraft::train::run::{CHECKPOINT_DIR, CONFIG_FILE};
 use aecraft::train::{atomic, evaluate};
 
 #[derive(Debug, Parser)]
@@ -65,10 +66,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     } = args.run.load_splits(device)?;
 
     let mut model = AutoencoderModel::new(&config.model, device)?;
-    let checkpoint = Checkpoint::new(&args.run.out);
     let trainer = Trainer::new(config.train.clone())?.in_folder(&args.run.out);
-    let (mut optimizer, state) = trainer.start(&mut model, args.run.resume.as_deref())?;
-    checkpoint.save_config(&config)?;
+    let resume = args.run.resume.as_ref().map(|dir| dir.join(CHECKPOINT_DIR));
+    let (mut optimizer, state) = trainer.start(&mut model, &train, resume.as_deref())?;
+    atomic::write_json(&args.run.out_path(CONFIG_FILE), &config)?;
     let kind = if config.plain {
         "plain autoencoder"
     } else {

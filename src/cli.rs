@@ -12,7 +12,7 @@ use aecraft_tensor::DeviceChoice;
 use aecraft_train::{atomic, TrainError};
 use serde::de::DeserializeOwned;
 
-use aecraft_train::{AdamConfig, Checkpoint, ImageDataset, LrSchedule, TrainConfig};
+use aecraft_train::{AdamConfig, ImageDataset, LrSchedule, TrainConfig};
 
 /// Flags shared by the examples.
 #[derive(Debug, Clone, Args)]
@@ -165,7 +165,7 @@ impl RunArgs {
         let Some(dir) = &self.resume else {
             return Ok(None);
         };
-        let mut config: T = Checkpoint::new(dir).load_config()?;
+        let mut config: T = aecraft_train::run::read_config(dir)?;
         let settings = train(&mut config);
         settings.epochs = self.epochs_or(settings.epochs);
         Ok(Some(config))

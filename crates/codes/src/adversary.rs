@@ -85,7 +85,7 @@ impl Default for AdversaryConfig {
     fn default() -> Self {
         Self {
             inputs: vec!["z".into()],
-            side: "label".into(),
+            side: crate::LABEL_SIDE.into(),
             classes: 10,
             standardize: true,
             mlp: MlpConfig::with_hidden(&[128, 128]),

@@ -41,7 +41,7 @@ impl Default for ClassMeansConfig {
     fn default() -> Self {
         Self {
             input: "z".into(),
-            side: "label".into(),
+            side: crate::LABEL_SIDE.into(),
             classes: 10,
             weight: 1.0,
         }

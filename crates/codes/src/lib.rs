@@ -53,7 +53,7 @@ pub use gaussian::{GaussianSampler, GaussianSamplerConfig};
 pub use layout::{CodeLayout, GroupSpec, GroupWidths};
 pub use mask::{Mask, MaskConfig};
 pub use schedule::LinearSchedule;
-pub use side::{one_hot_labels, LabelInput, LabelInputConfig};
+pub use side::{one_hot_labels, LabelInput, LabelInputConfig, LABEL_SIDE};
 pub use sparsity::{SparsityPrior, SparsityPriorConfig};
 pub use transform::{CodeTransform, OwnVariables, TransformConfig};
 pub use usage::{UsagePrior, UsagePriorConfig};

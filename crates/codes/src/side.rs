@@ -3,12 +3,16 @@
 //! method (give the generator the information, so that the code need not carry it).
 //!
 //! Labels reach the code as a side input of the batch (see [`Code::insert_side`]); the
-//! autoencoder pipeline passes a labelled batch's labels as the side input `label`.
+//! autoencoder pipeline passes a labelled batch's labels as the side input [`LABEL_SIDE`].
 
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::{Code, CodeTransform, CodesError, GroupWidths};
+
+/// The name of the side input that holds a labelled batch's class labels, `[B]` int64: what
+/// the training pipeline passes and what label-reading parts read by default.
+pub const LABEL_SIDE: &str = "label";
 
 /// Configuration of a [`LabelInput`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +29,8 @@ pub struct LabelInputConfig {
 impl Default for LabelInputConfig {
     fn default() -> Self {
         Self {
-            side: "label".into(),
-            output: "label".into(),
+            side: LABEL_SIDE.into(),
+            output: LABEL_SIDE.into(),
             classes: 10,
         }
     }

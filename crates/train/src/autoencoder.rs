@@ -1,26 +1,27 @@
-//! The autoencoder pipeline: an MLP encoder, then code transforms, then a generator, trained
-//! on reconstruction plus the penalties the transforms add. Plain autoencoders and VAEs are
-//! two configurations of it; later parts plug into the same pipeline. The encoder may also
-//! read a side label next to the image ([`EncoderLabelConfig`]: a conditional encoder, as in
-//! a conditional VAE).
+//! The autoencoder pipeline: an encoder, then code transforms, then a generator, trained on
+//! reconstruction plus the penalties the transforms add. Plain autoencoders and VAEs are two
+//! configurations of it ([`AutoencoderConfig`], serde, what a checkpoint rebuilds); a user's
+//! own parts — any [`Encoder`], [`CodeTransform`] or [`Generator`] — go into the same
+//! pipeline next to the built-in ones through [`Autoencoder::from_parts`].
 
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, Module, VarStore};
+use tch::nn::{self, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use aecraft_codes::{
-    one_hot_labels, Code, CodeLayout, CodeTransform, GaussianSamplerConfig, GroupSpec, GroupWidths,
-    Penalty, TransformConfig,
+    Code, CodeLayout, CodeTransform, GaussianSamplerConfig, GroupSpec, GroupWidths, Penalty,
+    TransformConfig, LABEL_SIDE,
 };
+use aecraft_data::Batch;
 use aecraft_generators::{Generator, GeneratorConfig, MlpGeneratorConfig, OutputKind};
 use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
-use aecraft_tensor::{Mlp, MlpConfig};
+use aecraft_tensor::MlpConfig;
 
 use crate::checkpoint::Checkpoint;
+use crate::encoder::{Encoder, EncoderLabelConfig, MlpEncoder};
 use crate::model::{Losses, TrainModel};
 use crate::optim::{Adam, AdamConfig};
 use crate::TrainError;
-use aecraft_data::Batch;
 
 /// Configuration of an [`Autoencoder`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,54 +115,20 @@ impl AutoencoderConfig {
             transforms.push(transform.build_with_widths(&path, &widths)?);
             transform.infer_widths(&mut widths)?;
         }
-        let label_width = self.encoder_label.as_ref().map_or(0, |l| l.classes);
-        Ok(Autoencoder {
-            encoder: self.encoder.build(
-                &(path / "encoder"),
-                self.input + label_width,
-                self.code.total_width(),
-            )?,
-            encoder_label: self.encoder_label.clone(),
-            layout: self.code.clone(),
+        let encoder = MlpEncoder::new(
+            &(path / "encoder"),
+            &self.encoder,
+            self.encoder_label.clone(),
+            self.input,
+            self.code.total_width(),
+        )?;
+        Ok(Autoencoder::from_parts(
+            Box::new(encoder),
+            self.code.clone(),
             transforms,
-            generator: self
-                .generator
+            self.generator
                 .build(&(path / "generator"), &widths, self.input)?,
-        })
-    }
-}
-
-/// A side label that the encoder reads next to the image: its one-hot encoding is
-/// concatenated to the pixels, so the encoder sees `[B, input + classes]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EncoderLabelConfig {
-    /// The side input holding class indices, `[B]` int64 (see [`side_inputs`]).
-    pub side: String,
-    /// The number of classes.
-    pub classes: i64,
-}
-
-impl Default for EncoderLabelConfig {
-    fn default() -> Self {
-        Self {
-            side: "label".into(),
-            classes: 10,
-        }
-    }
-}
-
-impl EncoderLabelConfig {
-    /// Checks the number of classes.
-    pub fn validate(&self) -> Result<(), TrainError> {
-        if self.classes < 2 {
-            return Err(TrainError::invalid(
-                "encoder_label.classes",
-                self.classes,
-                "needs at least 2 classes",
-            ));
-        }
-        Ok(())
+        ))
     }
 }
 
@@ -169,23 +136,43 @@ fn mirrored_generator(hidden: &[i64]) -> GeneratorConfig {
     GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(hidden, vec!["z".into()]))
 }
 
-/// An encoder → code transforms → generator pipeline; see [`AutoencoderConfig`].
+/// An encoder → code transforms → generator pipeline; see [`AutoencoderConfig`] for the
+/// built-in parts and [`Autoencoder::from_parts`] for any.
 #[derive(Debug)]
 pub struct Autoencoder {
-    encoder: Mlp,
-    encoder_label: Option<EncoderLabelConfig>,
+    encoder: Box<dyn Encoder>,
     layout: CodeLayout,
     transforms: Vec<Box<dyn CodeTransform>>,
     generator: Box<dyn Generator>,
 }
 
 impl Autoencoder {
+    /// A pipeline of any parts, built-in or the user's own: `encoder` outputs the raw code
+    /// (`[B, layout.total_width()]`), `layout` splits it into named groups, the `transforms`
+    /// edit the code in order, and `generator` reads the groups it needs. Parts with
+    /// variables create them under the `nn::Path` of the `VarStore` that will train them
+    /// (see [`AutoencoderModel::from_parts`]); building the same parts under a fresh store
+    /// and loading a checkpoint into it restores a trained pipeline.
+    pub fn from_parts(
+        encoder: Box<dyn Encoder>,
+        layout: CodeLayout,
+        transforms: Vec<Box<dyn CodeTransform>>,
+        generator: Box<dyn Generator>,
+    ) -> Self {
+        Self {
+            encoder,
+            layout,
+            transforms,
+            generator,
+        }
+    }
+
     /// Encodes images `[B, D]` and applies the transforms.
     pub fn encode(&self, images: &Tensor, train: bool) -> Result<Code, TrainError> {
         self.encode_with_side(images, Vec::new(), train)
     }
 
-    /// Encodes images `[B, D]` with side inputs (e.g. `("label", [B] int64)`, see
+    /// Encodes images `[B, D]` with side inputs (e.g. `(LABEL_SIDE, [B] int64)`, see
     /// [`Code::insert_side`]) and applies the transforms. A conditional encoder
     /// ([`AutoencoderConfig::encoder_label`]) reads its label from `side`.
     pub fn encode_with_side(
@@ -194,24 +181,8 @@ impl Autoencoder {
         side: Vec<(String, Tensor)>,
         train: bool,
     ) -> Result<Code, TrainError> {
-        let inputs = match &self.encoder_label {
-            None => images.shallow_clone(),
-            Some(label) => {
-                let (_, labels) = side
-                    .iter()
-                    .find(|(name, _)| *name == label.side)
-                    .ok_or_else(|| {
-                        TrainError::invalid(
-                            "side inputs",
-                            format!("{:?}", side.iter().map(|(n, _)| n).collect::<Vec<_>>()),
-                            format!("the encoder reads the side input \"{}\"", label.side),
-                        )
-                    })?;
-                let one_hot = one_hot_labels(labels, label.classes, &label.side)?;
-                Tensor::f_cat(&[images, &one_hot.to_device(images.device())], 1)?
-            }
-        };
-        let mut code = self.layout.split(&self.encoder.forward(&inputs))?;
+        let raw = self.encoder.encode(images, &side, train)?;
+        let mut code = self.layout.split(&raw)?;
         for (name, values) in side {
             code.insert_side(name, values);
         }
@@ -296,18 +267,20 @@ impl Autoencoder {
         };
         let mut terms = vec![("reconstruction".to_owned(), reconstruction)];
         terms.extend(named(code.penalties()));
-        let mut losses = Losses::from_terms(terms);
-        losses.reported = named(code.reports());
+        let mut losses = Losses::new(terms);
+        for (name, value) in named(code.reports()) {
+            losses.push_reported(name, value);
+        }
         Ok(losses)
     }
 }
 
-/// The side inputs a batch provides: its labels, if any, as `label`.
+/// The side inputs a batch provides: its labels, if any, as [`LABEL_SIDE`].
 pub fn side_inputs(batch: &Batch) -> Vec<(String, Tensor)> {
     batch
         .labels
         .iter()
-        .map(|labels| ("label".to_owned(), labels.shallow_clone()))
+        .map(|labels| (LABEL_SIDE.to_owned(), labels.shallow_clone()))
         .collect()
 }
 
@@ -331,6 +304,13 @@ impl AutoencoderModel {
     pub fn new(config: &AutoencoderConfig, device: Device) -> Result<Self, TrainError> {
         let vs = VarStore::new(device);
         let net = config.build(&vs.root())?;
+        Self::from_parts(vs, net)
+    }
+
+    /// The pipeline `net`, whose parts keep their trained variables in `vs` (see
+    /// [`Autoencoder::from_parts`]); transforms with variables of their own get their own
+    /// optimizers.
+    pub fn from_parts(vs: VarStore, net: Autoencoder) -> Result<Self, TrainError> {
         let own_optimizers = net
             .transforms()
             .iter()
@@ -433,12 +413,12 @@ mod tests {
         let losses = model.losses(&batch, true).unwrap();
         let names: Vec<&str> = losses.named().map(|(n, _)| n).collect();
         assert_eq!(names, ["loss", "reconstruction", "kl"]);
-        let [reconstruction, kl] = [0, 1].map(|i| losses.terms[i].1.double_value(&[]));
+        let [reconstruction, kl] = [0, 1].map(|i| losses.terms()[i].1.double_value(&[]));
         assert!(
             reconstruction > entropy && kl >= 0.0,
             "{reconstruction} {entropy} {kl}"
         );
-        assert!((losses.total.double_value(&[]) - reconstruction - kl).abs() < 1e-4);
+        assert!((losses.total().double_value(&[]) - reconstruction - kl).abs() < 1e-4);
     }
 
     #[test]
@@ -466,7 +446,7 @@ mod tests {
         let images = Tensor::rand([2, 6], (Kind::Float, Device::Cpu));
         let code_with = |label: i64| {
             let labels = Tensor::from_slice(&[label, label]);
-            let side = vec![("label".to_owned(), labels)];
+            let side = vec![(LABEL_SIDE.to_owned(), labels)];
             let mut code = model.net().encode_with_side(&images, side, false).unwrap();
             code.take("z").unwrap()
         };
@@ -474,7 +454,7 @@ mod tests {
         assert!(!code_with(0).allclose(&code_with(3), 1e-6, 1e-6, false));
         let err = model.net().encode(&images, false).unwrap_err().to_string();
         assert!(err.contains("\"label\""), "{err}");
-        let side = vec![("label".to_owned(), Tensor::from_slice(&[0i64, 4]))];
+        let side = vec![(LABEL_SIDE.to_owned(), Tensor::from_slice(&[0i64, 4]))];
         let err = model
             .net()
             .encode_with_side(&images, side, false)
@@ -519,7 +499,7 @@ mod tests {
         .unwrap()
         .with_checkpoint(Checkpoint::new(dir.path()));
         let mut trained = AutoencoderModel::new(&config, Device::Cpu).unwrap();
-        let (mut optimizer, state) = trainer.start(&mut trained, None).unwrap();
+        let (mut optimizer, state) = trainer.start(&mut trained, &data, None).unwrap();
         trainer
             .fit(&mut trained, &mut optimizer, &data, None, state)
             .unwrap();
@@ -535,7 +515,9 @@ mod tests {
         };
         let mut resumed = AutoencoderModel::new(&config, Device::Cpu).unwrap();
         let fresh = adversary(&resumed);
-        trainer.start(&mut resumed, Some(dir.path())).unwrap();
+        trainer
+            .start(&mut resumed, &data, Some(dir.path()))
+            .unwrap();
         let (saved, loaded) = (adversary(&trained), adversary(&resumed));
         assert!(saved.iter().zip(&fresh).any(|(a, b)| !a.equal(b)));
         assert!(saved.iter().zip(&loaded).all(|(a, b)| a.equal(b)));
@@ -547,7 +529,7 @@ mod tests {
         // A checkpoint without the adversary's files is refused with the file's name.
         std::fs::remove_file(dir.path().join("own_variables_0.safetensors")).unwrap();
         let err = trainer
-            .start(&mut resumed, Some(dir.path()))
+            .start(&mut resumed, &data, Some(dir.path()))
             .unwrap_err()
             .to_string();
         assert!(err.contains("own_variables_0.safetensors"), "{err}");

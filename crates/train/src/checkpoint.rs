@@ -1,5 +1,5 @@
-//! Checkpoints: a folder with `config.json` (what to rebuild), `model.safetensors` (the
-//! weights, through `VarStore::save`), `optimizer.safetensors` (Adam's state) and
+//! Checkpoints: a folder (a run's `checkpoint/`, see [`crate::run`]) with `model.safetensors`
+//! (the weights, through `VarStore::save`), `optimizer.safetensors` (Adam's state) and
 //! `state.json` (how far training got); a model with variables of its own beside its main
 //! `VarStore` (an adversary, see [`crate::TrainModel::save_own_state`]) adds
 //! `own_variables_<i>.safetensors` and `own_optimizer_<i>.safetensors` for each. Every file
@@ -15,8 +15,6 @@ use tch::nn::VarStore;
 use crate::optim::Adam;
 use crate::{atomic, TrainError};
 
-/// The configuration file's name.
-pub const CONFIG_FILE: &str = "config.json";
 /// The weights' file name.
 pub const MODEL_FILE: &str = "model.safetensors";
 /// The optimizer state's file name.
@@ -55,17 +53,6 @@ impl Checkpoint {
     /// Whether a complete checkpoint is there.
     pub fn exists(&self) -> bool {
         self.dir.join(STATE_FILE).is_file()
-    }
-
-    /// Writes `config.json`.
-    pub fn save_config(&self, config: &impl Serialize) -> Result<(), TrainError> {
-        atomic::create_dir(&self.dir)?;
-        atomic::write_json(&self.dir.join(CONFIG_FILE), config)
-    }
-
-    /// Reads `config.json`.
-    pub fn load_config<T: DeserializeOwned>(&self) -> Result<T, TrainError> {
-        read_json(&self.dir.join(CONFIG_FILE))
     }
 
     /// Writes the weights, the optimizer state and then the training state.
@@ -159,7 +146,8 @@ impl Checkpoint {
     }
 }
 
-fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
+/// Reads `path` as JSON, naming the file in the error.
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| TrainError::json(path, e))
 }
@@ -189,9 +177,6 @@ mod tests {
             train_seconds: 1.5,
             train_images: 100,
         };
-        checkpoint
-            .save_config(&serde_json::json!({"hidden": 4}))
-            .unwrap();
         checkpoint.save(&vs, &adam, &state).unwrap();
         assert!(checkpoint.exists());
 
@@ -203,8 +188,6 @@ mod tests {
         );
         assert!(restored.variables()["w"].allclose(&w, 0.0, 0.0, false));
         assert_eq!(restored_adam.steps(), 1);
-        let config: serde_json::Value = checkpoint.load_config().unwrap();
-        assert_eq!(config["hidden"], 4);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! The top library layer of aecraft: everything needed to train, measure and inspect the
 //! autoencoders built from `aecraft-codes` and `aecraft-generators`.
 //!
-//! - [`autoencoder`]: the encoder → code transforms → generator pipeline (AE, VAE, ...).
+//! - [`autoencoder`]: the encoder → code transforms → generator pipeline (AE, VAE, ...), of
+//!   built-in parts or a user's own; [`encoder`]: its first part.
+//! - [`run`]: a run folder and [`Run`], which starts or resumes and trains with one call.
 //! - [`trainer`]: the loop (Adam, progress bar, evaluation, JSON-lines log, checkpoints,
 //!   resumption, NaN guard); [`optim`] and [`checkpoint`] are its parts.
 //! - [`refine`]: analysis by synthesis, a code refined by descent through the frozen generator.
@@ -27,6 +29,7 @@ pub mod checkpoint;
 pub mod cluster_autoencoder;
 pub mod cluster_models;
 pub mod clustering;
+pub mod encoder;
 pub mod log;
 pub mod model;
 pub mod neighbors;
@@ -34,17 +37,20 @@ pub mod optim;
 pub mod pictures;
 pub mod progress;
 pub mod refine;
+pub mod run;
 pub mod sprites;
 pub mod trainer;
 
 mod error;
 
 pub use aecraft_data::{Batch, ImageDataset};
-pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderLabelConfig};
+pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel};
 pub use checkpoint::{Checkpoint, TrainState};
 pub use cluster_autoencoder::{ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant};
 pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
+pub use encoder::{Encoder, EncoderLabelConfig, MlpEncoder};
 pub use error::TrainError;
-pub use model::{Losses, TrainModel};
+pub use model::{Losses, TrainModel, WrapsModel};
 pub use optim::{Adam, AdamConfig};
+pub use run::{Run, RunConfig, RunSpec};
 pub use trainer::{evaluate, Evaluation, LrSchedule, TrainConfig, TrainReport, Trainer};

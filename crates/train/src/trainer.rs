@@ -13,12 +13,10 @@ use crate::checkpoint::{Checkpoint, TrainState};
 use crate::log::{append_jsonl, EpochRecord};
 use crate::model::TrainModel;
 use crate::optim::{Adam, AdamConfig};
-use aecraft_data::ImageDataset;
-
-/// The per-epoch log's file name in a run's folder ([`Trainer::in_folder`]).
-pub const LOG_FILE: &str = "log.jsonl";
 use crate::progress::{print_epoch_summary, EpochProgress};
+use crate::run::{CHECKPOINT_DIR, LOG_FILE};
 use crate::TrainError;
+use aecraft_data::ImageDataset;
 
 /// How the learning rate moves over training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -163,9 +161,10 @@ impl Trainer {
         self
     }
 
-    /// Checkpoints into `dir` and logs to `dir/log.jsonl`: the layout of a run's folder.
+    /// Checkpoints into `dir/checkpoint/` and logs to `dir/log.jsonl`: the layout of a run
+    /// folder (see [`crate::run`]).
     pub fn in_folder(self, dir: &Path) -> Self {
-        self.with_checkpoint(Checkpoint::new(dir))
+        self.with_checkpoint(Checkpoint::new(dir.join(CHECKPOINT_DIR)))
             .with_log(dir.join(LOG_FILE))
     }
 
@@ -180,11 +179,13 @@ impl Trainer {
     }
 
     /// An optimizer for `model` and the state to start [`Trainer::fit`] from: with `resume`,
-    /// that checkpoint's weights (loaded into `model`), optimizer state and progress; else a
-    /// fresh start.
+    /// that checkpoint folder's weights (loaded into `model`), optimizer state and progress;
+    /// else a fresh start, for which [`TrainModel::initialize`] runs on `train` (its time
+    /// counts as training time).
     pub fn start(
         &self,
         model: &mut dyn TrainModel,
+        train: &ImageDataset,
         resume: Option<&Path>,
     ) -> Result<(Adam, TrainState), TrainError> {
         let mut optimizer = self.optimizer(model)?;
@@ -195,7 +196,14 @@ impl Trainer {
                 model.load_own_state(&checkpoint)?;
                 state
             }
-            None => TrainState::default(),
+            None => {
+                let started = Instant::now();
+                model.initialize(train)?;
+                TrainState {
+                    train_seconds: started.elapsed().as_secs_f64(),
+                    ..Default::default()
+                }
+            }
         };
         Ok((optimizer, state))
     }
@@ -239,12 +247,12 @@ impl Trainer {
                 optimizer.set_lr(self.config.lr_schedule.lr(base_lr, done));
                 model.set_progress(done);
                 let losses = model.losses(&batch, true)?;
-                optimizer.backward_step(&losses.total);
+                optimizer.backward_step(losses.total());
                 model.after_step(&batch)?;
                 sums.add(losses.named(), batch.len());
                 images += batch.len() as u64;
                 if (step + 1) % self.config.log_every == 0 || step + 1 == steps_per_epoch {
-                    let loss = losses.total.double_value(&[]);
+                    let loss = losses.total().double_value(&[]);
                     self.check_finite(loss, "loss", epoch, step + 1)?;
                     progress.update(
                         step as u64 + 1,

@@ -334,10 +334,8 @@ impl TrainModel for CapsuleClusteringModel {
             .mean(Kind::Float);
         terms.insert(0, ("reconstruction".into(), error));
         terms.insert(1, ("cluster".into(), cluster));
-        let mut losses = Losses::from_terms(terms);
-        losses
-            .reported
-            .push(("encoder_agreement".into(), agreement));
+        let mut losses = Losses::new(terms);
+        losses.push_reported("encoder_agreement", agreement);
         Ok(losses)
     }
 
@@ -444,8 +442,8 @@ mod tests {
         let data = data(10);
         let batch = data.ordered_batches(10).next().unwrap();
         let losses = model.losses(&batch, true).unwrap();
-        assert_eq!(losses.terms.len(), 2);
-        assert!(losses.total.double_value(&[]).is_finite());
+        assert_eq!(losses.terms().len(), 2);
+        assert!(losses.total().double_value(&[]).is_finite());
         let assignments = model.assign(&data).unwrap();
         assert_eq!(assignments.clusters.len(), 10);
         assert!(assignments.confidence.iter().all(|&m| m >= 0.0));
@@ -466,8 +464,8 @@ mod tests {
         let model = CapsuleClusteringModel::new(&config, Device::Cpu).unwrap();
         let batch = data(1).ordered_batches(1).next().unwrap();
         let losses = model.losses(&batch, true).unwrap();
-        assert_eq!(losses.terms[2].0, "pose_alignment");
-        losses.total.backward();
+        assert_eq!(losses.terms()[2].0, "pose_alignment");
+        losses.total().backward();
         // One image chooses one cluster: only that cluster's template gets a gradient...
         let template_grad = model.generator().templates().grad().abs().sum_dim_intlist(
             [1, 2, 3].as_slice(),

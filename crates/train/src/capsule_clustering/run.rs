@@ -74,7 +74,7 @@ pub fn train_capsule_clustering(
             }
         }
     };
-    checkpoint.save_config(run)?;
+    crate::atomic::write_json(&out.join(crate::run::CONFIG_FILE), run)?;
     let report = trainer.fit(&mut model, &mut optimizer, train, eval, state)?;
     Ok((model, report))
 }

@@ -121,8 +121,8 @@ impl TrainModel for SurrogateModel {
             .square()
             .mean(Kind::Float)
             .detach();
-        let mut losses = Losses::from_terms(vec![("reconstruction".into(), reconstruction)]);
-        losses.reported.push(("pixel_mse".into(), pixel_mse));
+        let mut losses = Losses::new(vec![("reconstruction".into(), reconstruction)]);
+        losses.push_reported("pixel_mse", pixel_mse);
         Ok(losses)
     }
 }
