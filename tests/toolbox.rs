@@ -10,17 +10,14 @@ use aecraft::codes::{
     one_hot_labels, AdversaryConfig, BinarizeConfig, ClassMeansConfig, CodeDropoutConfig,
     LabelInputConfig, LinearSchedule, MaskConfig, SparsityPriorConfig, TransformConfig,
 };
+use aecraft::data::synthetic::noisy_prototypes;
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::{Batch, EncoderLabelConfig, Losses};
 
 /// `n` random 4×4 "images" from `classes` prototypes, labelled by prototype.
 fn synthetic(n: i64, classes: i64) -> ImageDataset {
-    let prototypes = Tensor::rand([classes, 16], (Kind::Float, Device::Cpu)).round();
-    let labels = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(classes);
-    let noise = Tensor::rand([n, 16], (Kind::Float, Device::Cpu)) * 0.2;
-    let images = (prototypes.index_select(0, &labels) * 0.8 + noise).clamp(0.0, 1.0);
-    ImageDataset::new(images, Some(labels), 4, 4).unwrap()
+    noisy_prototypes(n, classes, (4, 4)).unwrap()
 }
 
 fn config(

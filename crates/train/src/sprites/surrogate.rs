@@ -57,6 +57,15 @@ impl SurrogateData {
             })?,
         })
     }
+
+    /// The same data on `device`.
+    pub fn to_device(&self, device: Device) -> Self {
+        Self {
+            table: self.table.to_device(device),
+            train: self.train.to_device(device),
+            eval: self.eval.to_device(device),
+        }
+    }
 }
 
 /// The surrogate network being fitted; see the module doc.
