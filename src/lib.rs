@@ -5,6 +5,21 @@
 //! reconstruction plus objective additions, after Tijmen Tieleman's talk "Getting creative
 //! with autoencoders".
 //!
+//! ```
+//! use aecraft::prelude::*;
+//! use tch::{Device, Kind, Tensor};
+//!
+//! # fn main() -> Result<(), TrainError> {
+//! // A plain autoencoder with a 3-unit code, built from its configuration.
+//! let mut config = AutoencoderConfig::plain(&[16], 3);
+//! config.input = 12;
+//! let model = AutoencoderModel::new(&config, Device::Cpu)?;
+//! let images = Tensor::rand([4, 12], (Kind::Float, Device::Cpu));
+//! assert_eq!(model.net().reconstruct(&images)?.size(), [4, 12]);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! This umbrella crate re-exports the layered crates, which can also be used alone:
 //! - [`tensor`] (`aecraft-tensor`): tch glue and differentiable ops;
 //! - [`data`] (`aecraft-data`): data sets, the IDX reader, the sprites renderer;

@@ -4,10 +4,12 @@
 //! - `doctor`: reports what is installed and how to fix what is missing.
 //! - `fetch-mnist`: downloads and checks MNIST.
 //! - `bench-compare vae`: aecraft against PyTorch eager on the same VAE.
+//! - `downstream-config`: the `.cargo/config.toml` of a project outside this repository.
 
 mod bench;
 mod cmd;
 mod doctor;
+mod downstream;
 mod mnist;
 mod paths;
 mod setup;
@@ -48,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         model: bench::Model,
     },
+    /// Print the `.cargo/config.toml` for a project outside this repository that uses the
+    /// aecraft crates: it then needs no LIBTORCH or LD_LIBRARY_PATH.
+    DownstreamConfig,
 }
 
 /// Prints errors as one `error: ...` line holding the chain of causes (no backtrace).
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
         Command::Doctor { data_dir } => doctor::run(&data_dir),
         Command::FetchMnist { dir, mirrors } => mnist::run(&dir, &mirrors),
         Command::BenchCompare { model } => bench::run(&model),
+        Command::DownstreamConfig => downstream::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,22 @@
 //! reconstruction loss. Transforms are described by serde configs ([`TransformConfig`]) and
 //! built with `config.build(&path, &widths)`.
 //!
+//! ```
+//! use aecraft_codes::{CodeLayout, CodeTransform, CodesError, GaussianSamplerConfig, GroupSpec};
+//! use tch::{Device, Kind, Tensor};
+//!
+//! # fn main() -> Result<(), CodesError> {
+//! // An encoder's raw output of 2×4 units per image: means and log-variances of 4 units.
+//! let raw = Tensor::randn([3, 8], (Kind::Float, Device::Cpu));
+//! let mut code = CodeLayout(vec![GroupSpec::new("gauss", 8)]).split(&raw)?;
+//! // The VAE's sampler writes `z` (and `z_mean`) and adds its KL term as a penalty.
+//! GaussianSamplerConfig::default().build().apply(&mut code, true)?;
+//! assert_eq!(code.get("z")?.size(), [3, 4]);
+//! assert_eq!(code.penalties()[0].name, "kl");
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The toolbox:
 //! - structure: [`CodeLayout`] groups; [`GaussianSampler`] (the VAE's code);
 //!   [`ClusterChoice`] (a choice of one of K units);

@@ -52,81 +52,71 @@ pub trait CodeTransform: std::fmt::Debug {
     }
 }
 
-/// Every transform aecraft offers, as configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TransformConfig {
-    /// The VAE's Gaussian code: reparameterized sampling plus a KL term.
-    Gaussian(GaussianSamplerConfig),
-    /// A choice of one of K units: softmax, noise or straight-through in training, one-hot
-    /// in evaluation.
-    ClusterChoice(ClusterChoiceConfig),
-    /// A KL term pulling the batch-average usage of a softmax group toward a target.
-    UsagePrior(UsagePriorConfig),
-    /// Logistic units with discretization noise; exact bits in evaluation.
-    Binarize(BinarizeConfig),
-    /// Dropout on the units of a group in training.
-    Dropout(CodeDropoutConfig),
-    /// A side label, one-hot, as a group the generator can read.
-    LabelInput(LabelInputConfig),
-    /// Chosen units replaced by a constant.
-    Mask(MaskConfig),
-    /// A target firing rate for the units of a group.
-    SparsityPrior(SparsityPriorConfig),
-    /// A penalty on correlations between the units of a group.
-    Decorrelation(DecorrelationConfig),
-    /// A classifier that must fail to recover a side label from the code.
-    Adversary(AdversaryConfig),
-    /// A penalty on the differences between the per-class means of a group.
-    ClassMeans(ClassMeansConfig),
+/// Defines [`TransformConfig`], one variant per built-in transform, and its dispatch: each
+/// registration line names the variant, its config type and how a built config becomes the
+/// boxed transform (`path` for its learnable variables, `widths` of the groups so far). Every
+/// config type provides `infer_widths(&self, &mut GroupWidths)`.
+macro_rules! builtin_transforms {
+    ($($(#[doc = $doc:literal])* $variant:ident($config:ty) => |$c:ident, $path:pat_param, $widths:pat_param| $build:expr,)*) => {
+        /// Every transform aecraft offers, as configuration (serde, tagged by `kind`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum TransformConfig {
+            $($(#[doc = $doc])* $variant($config),)*
+        }
+
+        impl TransformConfig {
+            /// Checks the groups this transform reads against `widths` and records the groups
+            /// it writes, so a whole pipeline is validated before anything is built.
+            pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
+                match self {
+                    $(Self::$variant(config) => config.infer_widths(widths),)*
+                }
+            }
+
+            /// Builds the transform; learnable parts go under `path`. `widths` are the widths
+            /// of the code's groups where the transform runs (after the transforms before it).
+            pub fn build(
+                &self,
+                path: &nn::Path,
+                widths: &GroupWidths,
+            ) -> Result<Box<dyn CodeTransform>, CodesError> {
+                Ok(match self {
+                    $(Self::$variant($c) => {
+                        let ($path, $widths) = (path, widths);
+                        $build
+                    })*
+                })
+            }
+        }
+    };
 }
 
-impl TransformConfig {
-    /// Checks the groups this transform reads against `widths` and records the groups it
-    /// writes, so a whole pipeline is validated before anything is built.
-    pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
-        match self {
-            Self::Gaussian(config) => config.infer_widths(widths),
-            Self::ClusterChoice(config) => config.infer_widths(widths),
-            Self::UsagePrior(config) => config.infer_widths(widths),
-            Self::Binarize(config) => config.infer_widths(widths),
-            Self::Dropout(config) => config.infer_widths(widths),
-            Self::LabelInput(config) => config.infer_widths(widths),
-            Self::Mask(config) => config.infer_widths(widths),
-            Self::SparsityPrior(config) => config.infer_widths(widths),
-            Self::Decorrelation(config) => config.infer_widths(widths),
-            Self::Adversary(config) => config.infer_widths(widths),
-            Self::ClassMeans(config) => config.infer_widths(widths),
-        }
-    }
-
-    /// Builds the transform; learnable parts go under `path`. A transform whose shape follows
-    /// from the groups it reads (an adversary) needs [`TransformConfig::build_with_widths`].
-    pub fn build(&self, path: &nn::Path) -> Result<Box<dyn CodeTransform>, CodesError> {
-        self.build_with_widths(path, &GroupWidths::new())
-    }
-
-    /// Builds the transform; learnable parts go under `path`. `widths` are the widths of the
-    /// code's groups where the transform runs (after the transforms before it).
-    pub fn build_with_widths(
-        &self,
-        path: &nn::Path,
-        widths: &GroupWidths,
-    ) -> Result<Box<dyn CodeTransform>, CodesError> {
-        Ok(match self {
-            Self::Gaussian(config) => Box::new(config.build()),
-            Self::ClusterChoice(config) => Box::new(config.build()),
-            Self::UsagePrior(config) => Box::new(config.build()),
-            Self::Binarize(config) => Box::new(config.build()),
-            Self::Dropout(config) => Box::new(config.build()),
-            Self::LabelInput(config) => Box::new(config.build()),
-            Self::Mask(config) => Box::new(config.build()),
-            Self::SparsityPrior(config) => Box::new(config.build()),
-            Self::Decorrelation(config) => Box::new(config.build()),
-            Self::Adversary(config) => Box::new(config.build(path.device(), widths)?),
-            Self::ClassMeans(config) => Box::new(config.build()),
-        })
-    }
+// One line per built-in transform (its doc comment above it).
+builtin_transforms! {
+    /// The VAE's Gaussian code: reparameterized sampling plus a KL term.
+    Gaussian(GaussianSamplerConfig) => |c, _, _| Box::new(c.build()),
+    /// A choice of one of K units: softmax, noise or straight-through in training, one-hot
+    /// in evaluation.
+    ClusterChoice(ClusterChoiceConfig) => |c, _, _| Box::new(c.build()),
+    /// A KL term pulling the batch-average usage of a softmax group toward a target.
+    UsagePrior(UsagePriorConfig) => |c, _, _| Box::new(c.build()),
+    /// Logistic units with discretization noise; exact bits in evaluation.
+    Binarize(BinarizeConfig) => |c, _, _| Box::new(c.build()),
+    /// Dropout on the units of a group in training.
+    Dropout(CodeDropoutConfig) => |c, _, _| Box::new(c.build()),
+    /// A side label, one-hot, as a group the generator can read.
+    LabelInput(LabelInputConfig) => |c, _, _| Box::new(c.build()),
+    /// Chosen units replaced by a constant.
+    Mask(MaskConfig) => |c, _, _| Box::new(c.build()),
+    /// A target firing rate for the units of a group.
+    SparsityPrior(SparsityPriorConfig) => |c, _, _| Box::new(c.build()),
+    /// A penalty on correlations between the units of a group.
+    Decorrelation(DecorrelationConfig) => |c, _, _| Box::new(c.build()),
+    /// A classifier that must fail to recover a side label from the code.
+    Adversary(AdversaryConfig) => |c, path, widths| Box::new(c.build(path.device(), widths)?),
+    /// A penalty on the differences between the per-class means of a group.
+    ClassMeans(ClassMeansConfig) => |c, _, _| Box::new(c.build()),
 }
 
 /// The width of group `name` in `widths`, or an error naming the transform that needs it.

@@ -234,7 +234,7 @@ mod tests {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
         for config in &configs {
             config
-                .build_with_widths(&vs.root(), &widths)
+                .build(&vs.root(), &widths)
                 .unwrap()
                 .apply(&mut code, false)
                 .unwrap();

@@ -5,6 +5,25 @@
 //! produces the reconstruction, `[B, D]`. Generators are described by serde configs
 //! ([`GeneratorConfig`]) and built with `config.build(&path, ...)`.
 //!
+//! ```
+//! use aecraft_codes::{Code, GroupWidths};
+//! use aecraft_generators::{Generator, GeneratorsError, MlpGeneratorConfig};
+//! use tch::nn::VarStore;
+//! use tch::{Device, Kind, Tensor};
+//!
+//! # fn main() -> Result<(), GeneratorsError> {
+//! // An MLP generator that reads the 8-unit group `z` and draws 28×28 images.
+//! let vs = VarStore::new(Device::Cpu);
+//! let widths = GroupWidths::from([("z".to_owned(), 8)]);
+//! let generator = MlpGeneratorConfig::mirroring(&[64], vec!["z".into()])
+//!     .build(&vs.root(), &widths, 784)?;
+//! let mut code = Code::new();
+//! code.insert("z", Tensor::randn([2, 8], (Kind::Float, Device::Cpu)));
+//! assert_eq!(generator.generate(&code, false)?.size(), [2, 784]);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! - [`mlp`]: a fully learned MLP generator.
 //! - [`constant`]: one learned constant per cluster (k-means' generator).
 //! - [`kmeans`]: k-means as an autoencoder (nearest-centroid encoder, constant generator).

@@ -2,6 +2,21 @@
 //!
 //! The bottom layer of aecraft: glue around [`tch`] that every other crate uses.
 //!
+//! ```
+//! use aecraft_tensor::{MlpConfig, TensorError};
+//! use tch::nn::{Module, VarStore};
+//! use tch::{Device, Kind, Tensor};
+//!
+//! # fn main() -> Result<(), TensorError> {
+//! // A 784-512-256-32 MLP with ReLU between its layers.
+//! let vs = VarStore::new(Device::Cpu);
+//! let mlp = MlpConfig::with_hidden(&[512, 256]).build(&vs.root(), 784, 32)?;
+//! let out = mlp.forward(&Tensor::rand([5, 784], (Kind::Float, Device::Cpu)));
+//! assert_eq!(out.size(), [5, 32]);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! - [`device`]: choosing CPU or CUDA, with a clear error when CUDA is absent.
 //! - [`mlp`]: the multi-layer perceptron used by encoders, generators and adversaries.
 //! - [`ops`]: differentiable tensor ops (per-item reconstruction losses, gradient reversal).

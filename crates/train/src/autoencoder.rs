@@ -112,7 +112,7 @@ impl AutoencoderConfig {
         let mut transforms = Vec::with_capacity(self.transforms.len());
         for (i, transform) in self.transforms.iter().enumerate() {
             let path = path / format!("transform{i}");
-            transforms.push(transform.build_with_widths(&path, &widths)?);
+            transforms.push(transform.build(&path, &widths)?);
             transform.infer_widths(&mut widths)?;
         }
         let encoder = MlpEncoder::new(

@@ -3,6 +3,28 @@
 //! The top library layer of aecraft: everything needed to train, measure and inspect the
 //! autoencoders built from `aecraft-codes` and `aecraft-generators`.
 //!
+//! ```
+//! use aecraft_train::{AutoencoderConfig, AutoencoderModel, ImageDataset, Run, RunSpec};
+//! use aecraft_train::{TrainConfig, TrainError};
+//! use tch::{Device, Kind, Tensor};
+//!
+//! # fn main() -> Result<(), TrainError> {
+//! // A VAE on 64 random 4×4 images, trained for 2 epochs in a run folder.
+//! let data = ImageDataset::new(Tensor::rand([64, 16], (Kind::Float, Device::Cpu)), None, 4, 4)?;
+//! let mut model = AutoencoderConfig::vae(&[32], 2);
+//! model.input = 16;
+//! let train = TrainConfig { epochs: 2, batch_size: 16, ..Default::default() };
+//! let dir = std::env::temp_dir().join(format!("aecraft-doc-{}", std::process::id()));
+//! let run = Run::create(&dir, RunSpec { model, train })?;
+//! let mut vae = AutoencoderModel::new(&run.config().model, Device::Cpu)?;
+//! let report = run.train(&mut vae, &data, None)?;
+//! assert_eq!(report.state.epochs_done, 2);
+//! assert!(dir.join("checkpoint").join("model.safetensors").is_file());
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! - [`autoencoder`]: the encoder → code transforms → generator pipeline (AE, VAE, ...), of
 //!   built-in parts or a user's own; [`encoder`]: its first part.
 //! - [`run`]: a run folder and [`Run`], which starts or resumes and trains with one call.
