@@ -56,16 +56,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
     let trainer = Trainer::new(train_config(10))
         .unwrap()
         .with_checkpoint(Checkpoint::new(dir.path()));
-    let mut optimizer = trainer.optimizer(&fitted).unwrap();
-    trainer
-        .fit(
-            &mut fitted,
-            &mut optimizer,
-            &data.train,
-            None,
-            Default::default(),
-        )
-        .unwrap();
+    trainer.train(&mut fitted, &data.train, None, None).unwrap();
 
     let config = AutoencoderConfig {
         input: pixels,
@@ -91,16 +82,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
     let before_render = fitted.render(&params).unwrap();
     let before = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
     let trainer = Trainer::new(train_config(5)).unwrap();
-    let mut optimizer = trainer.optimizer(&model).unwrap();
-    trainer
-        .fit(
-            &mut model,
-            &mut optimizer,
-            &data.train,
-            None,
-            Default::default(),
-        )
-        .unwrap();
+    trainer.train(&mut model, &data.train, None, None).unwrap();
     let after = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
     assert!(after < before, "{before} -> {after}");
 

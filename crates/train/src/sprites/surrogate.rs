@@ -170,16 +170,7 @@ mod tests {
             ..TrainConfig::default()
         })
         .unwrap();
-        let mut optimizer = trainer.optimizer(&model).unwrap();
-        trainer
-            .fit(
-                &mut model,
-                &mut optimizer,
-                &data.train,
-                None,
-                Default::default(),
-            )
-            .unwrap();
+        trainer.train(&mut model, &data.train, None, None).unwrap();
         let eval = crate::evaluate(&model, &data.eval, 50).unwrap();
         let mean = data.train.images().mean_dim(0, true, Kind::Float);
         let baseline = (data.eval.images() - mean).square().mean(Kind::Float);
