@@ -5,14 +5,15 @@ use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
+use aecraft_data::sprites::{train_test_sprites, SpritesConfig, SpritesDataset};
 use aecraft_data::{load_mnist, Splits};
 use aecraft_tensor::DeviceChoice;
-use aecraft_train::{atomic, TrainError};
+use aecraft_train::{atomic, Run, RunConfig, TrainError};
 use serde::de::DeserializeOwned;
 
-use aecraft_train::{AdamConfig, ImageDataset, LrSchedule, TrainConfig};
+use aecraft_train::{AdamConfig, Evaluation, ImageDataset, LrSchedule, TrainConfig};
 
 /// Flags shared by the examples.
 #[derive(Debug, Clone, Args)]
@@ -56,6 +57,27 @@ pub struct RunSplits {
     pub eval: ImageDataset,
     /// `test` or `validation`.
     pub eval_name: &'static str,
+}
+
+impl RunSplits {
+    /// The split scored after every epoch.
+    pub fn evaluation(&self) -> Evaluation<'_> {
+        Evaluation {
+            name: self.eval_name,
+            data: &self.eval,
+        }
+    }
+}
+
+/// Random sprites for a run: the training set and a held-out test set.
+#[derive(Debug)]
+pub struct SpriteSplits {
+    /// How the training set was drawn.
+    pub config: SpritesConfig,
+    /// The training sprites.
+    pub train: SpritesDataset,
+    /// The test sprites, drawn with another seed.
+    pub test: SpritesDataset,
 }
 
 impl RunArgs {
@@ -171,6 +193,38 @@ impl RunArgs {
         Ok(Some(config))
     }
 
+    /// The run in `--resume` when given (its epochs replaced by `--epochs`), else a fresh
+    /// run of `config()` in `--out` (see [`Run::create_or_resume`]).
+    pub fn start_run<C: RunConfig>(
+        &self,
+        config: impl FnOnce() -> Result<C, TrainError>,
+    ) -> Result<Run<C>, TrainError> {
+        Run::create_or_resume(&self.out, self.resume.as_deref(), self.epochs, config)
+    }
+
+    /// Random sprites on `size`×`size` canvases: `train` training sprites (capped by
+    /// `--limit`) drawn with `--seed`, and `test` test sprites drawn with another seed (see
+    /// [`train_test_sprites`]); with `vary_intensity`, grey levels vary too.
+    pub fn sprites(
+        &self,
+        size: usize,
+        (train, test): (usize, usize),
+        vary_intensity: bool,
+    ) -> Result<SpriteSplits, TrainError> {
+        let config = SpritesConfig {
+            size,
+            count: self.limit.map_or(train, |n| n.min(train)),
+            seed: self.seed,
+            vary_intensity,
+        };
+        let (train, test) = train_test_sprites(&config, test)?;
+        Ok(SpriteSplits {
+            config,
+            train,
+            test,
+        })
+    }
+
     /// A path inside `--out`.
     pub fn out_path(&self, name: &str) -> PathBuf {
         self.out.join(name)
@@ -180,6 +234,26 @@ impl RunArgs {
     pub fn epochs_or(&self, default: usize) -> usize {
         self.epochs.unwrap_or(default)
     }
+}
+
+/// The generated data sets the sprites examples know (the `--dataset` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpritesChoice {
+    /// The built-in sprites renderer (no download), whose factors are known.
+    Sprites,
+}
+
+/// One JSON object with the fields of every part (objects, or anything that serializes to
+/// one, such as a struct of scores; other values are skipped); a later part's field
+/// replaces an earlier one's.
+pub fn merge_metrics(parts: &[serde_json::Value]) -> serde_json::Value {
+    let mut merged = serde_json::Map::new();
+    for part in parts {
+        if let serde_json::Value::Object(fields) = part {
+            merged.extend(fields.clone());
+        }
+    }
+    serde_json::Value::Object(merged)
 }
 
 /// Ends an example: on error, prints one line with the whole chain of causes (no backtrace,
@@ -211,6 +285,16 @@ pub fn parse_widths(flag: &str, text: &str) -> Result<Vec<i64>, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_merge_objects_later_ones_winning() {
+        let merged = merge_metrics(&[
+            serde_json::json!({"a": 1, "b": 2}),
+            serde_json::json!(null),
+            serde_json::json!({"b": 3, "c": [4]}),
+        ]);
+        assert_eq!(merged, serde_json::json!({"a": 1, "b": 3, "c": [4]}));
+    }
 
     #[test]
     fn parses_width_lists() {

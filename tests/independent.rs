@@ -54,10 +54,7 @@ fn a_code_dropout_autoencoder_trains_on_sprites() {
     })
     .unwrap();
     let before = aecraft::train::evaluate(&model, &data, 256).unwrap()["reconstruction"];
-    let mut optimizer = trainer.optimizer(&model).unwrap();
-    trainer
-        .fit(&mut model, &mut optimizer, &data, None, Default::default())
-        .unwrap();
+    trainer.train(&mut model, &data, None, None).unwrap();
     let after = aecraft::train::evaluate(&model, &data, 256).unwrap()["reconstruction"];
     assert!(after < before, "{before} -> {after}");
     // Evaluation is deterministic: dropout only acts in training.

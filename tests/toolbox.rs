@@ -3,6 +3,8 @@
 //! adversary, the noise schedule driven by the trainer, and a conditional encoder whose code
 //! hides the class (class-means penalty and a refitting adversary).
 
+use std::sync::{Mutex, MutexGuard};
+
 use tch::{Device, Kind, Tensor};
 
 use aecraft::codes::class_means::between_class_share;
@@ -10,17 +12,27 @@ use aecraft::codes::{
     one_hot_labels, AdversaryConfig, BinarizeConfig, ClassMeansConfig, CodeDropoutConfig,
     LabelInputConfig, LinearSchedule, MaskConfig, SparsityPriorConfig, TransformConfig,
 };
+use aecraft::data::synthetic::noisy_prototypes;
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
 use aecraft::train::{Batch, EncoderLabelConfig, Losses};
 
+/// libtorch's random state is global and the test harness runs tests on parallel threads,
+/// so a test that seeds it holds this lock until it ends: its draws are then its own.
+static RANDOM_STATE: Mutex<()> = Mutex::new(());
+
+/// Takes the random state and seeds it with `seed`.
+fn seeded(seed: i64) -> MutexGuard<'static, ()> {
+    let guard = RANDOM_STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    tch::manual_seed(seed);
+    guard
+}
+
 /// `n` random 4×4 "images" from `classes` prototypes, labelled by prototype.
 fn synthetic(n: i64, classes: i64) -> ImageDataset {
-    let prototypes = Tensor::rand([classes, 16], (Kind::Float, Device::Cpu)).round();
-    let labels = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(classes);
-    let noise = Tensor::rand([n, 16], (Kind::Float, Device::Cpu)) * 0.2;
-    let images = (prototypes.index_select(0, &labels) * 0.8 + noise).clamp(0.0, 1.0);
-    ImageDataset::new(images, Some(labels), 4, 4).unwrap()
+    noisy_prototypes(n, classes, (4, 4)).unwrap()
 }
 
 fn config(
@@ -56,7 +68,7 @@ fn train(model: &mut AutoencoderModel, data: &ImageDataset, epochs: usize) {
 
 #[test]
 fn sparse_binarizing_reaches_its_firing_rate_with_exact_bits() {
-    tch::manual_seed(0);
+    let _random = seeded(0);
     let data = synthetic(512, 16);
     let transforms = vec![
         TransformConfig::Binarize(BinarizeConfig {
@@ -124,7 +136,7 @@ fn value(losses: &Losses, name: &str) -> f64 {
 
 #[test]
 fn side_labels_reach_the_generator_and_the_adversary_trains_with_its_own_optimizer() {
-    tch::manual_seed(1);
+    let _random = seeded(1);
     let data = synthetic(256, 4);
     let transforms = vec![
         TransformConfig::Dropout(CodeDropoutConfig {
@@ -174,7 +186,7 @@ fn side_labels_reach_the_generator_and_the_adversary_trains_with_its_own_optimiz
 
 #[test]
 fn a_conditional_encoder_with_class_means_and_a_refitting_adversary_hides_the_class() {
-    tch::manual_seed(2);
+    let _random = seeded(2);
     let data = synthetic(512, 4);
     let transforms = vec![
         TransformConfig::LabelInput(LabelInputConfig {

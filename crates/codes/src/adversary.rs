@@ -40,6 +40,7 @@ const STD_FLOOR: f64 = 1e-4;
 
 /// What the encoder is trained to do against the adversary; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum EncoderObjective {
     /// Make the adversary's prediction uniform.

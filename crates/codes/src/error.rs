@@ -30,16 +30,9 @@ pub enum CodesError {
         /// What is wrong.
         reason: String,
     },
-    /// A configuration value is out of range.
-    #[error("invalid config value {field} = {value}: {reason}")]
-    Config {
-        /// The config field.
-        field: String,
-        /// Its value, as text.
-        value: String,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
+    /// A value out of range, naming the field, flag or argument.
+    #[error(transparent)]
+    Invalid(#[from] aecraft_tensor::problem::InvalidValue),
     /// An error from the tensor layer.
     #[error(transparent)]
     Tensor(#[from] aecraft_tensor::TensorError),
@@ -49,12 +42,8 @@ pub enum CodesError {
 }
 
 impl CodesError {
-    /// A [`CodesError::Config`] for `field`, with the offending value and the reason.
+    /// An invalid value for `field`, with the offending value and the reason.
     pub fn config(field: &str, value: impl std::fmt::Display, reason: &str) -> Self {
-        Self::Config {
-            field: field.to_owned(),
-            value: value.to_string(),
-            reason: reason.to_owned(),
-        }
+        aecraft_tensor::problem::InvalidValue::new(field, value, reason).into()
     }
 }

@@ -6,24 +6,12 @@ use std::path::PathBuf;
 /// a data set that is not where it was looked for, or an argument out of range.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    /// Reading a file failed.
-    #[error("{path}: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause (shown in the message, so not also chained as a `source`).
-        cause: std::io::Error,
-    },
+    /// Reading or writing a file failed.
+    #[error(transparent)]
+    Io(#[from] aecraft_tensor::problem::FileIo),
     /// A file exists but its content is not what it should be.
-    #[error("{path}: {field}: {reason}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// The field or part of the file that is wrong.
-        field: String,
-        /// What is wrong.
-        reason: String,
-    },
+    #[error(transparent)]
+    Format(#[from] aecraft_tensor::problem::FileFormat),
     /// A data set is not where it was looked for.
     #[error("{what} not found in {dir}: {hint}")]
     MissingData {
@@ -34,16 +22,9 @@ pub enum DataError {
         /// How to get it.
         hint: String,
     },
-    /// An argument or configuration value is out of range.
-    #[error("invalid value {field} = {value}: {reason}")]
-    InvalidInput {
-        /// The argument or field.
-        field: String,
-        /// Its value, as text.
-        value: String,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
+    /// A value out of range, naming the field, flag or argument.
+    #[error(transparent)]
+    Invalid(#[from] aecraft_tensor::problem::InvalidValue),
     /// An error from the tensor layer (a shape check).
     #[error(transparent)]
     Tensor(#[from] aecraft_tensor::TensorError),
@@ -53,29 +34,18 @@ pub enum DataError {
 }
 
 impl DataError {
-    /// A [`DataError::InvalidInput`] for `field`, with the offending value and the reason.
+    /// An invalid value for `field`, with the offending value and the reason.
     pub fn invalid(field: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
-        Self::InvalidInput {
-            field: field.to_owned(),
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+        aecraft_tensor::problem::InvalidValue::new(field, value, reason).into()
     }
 
-    /// A [`DataError::Io`] for `path`.
+    /// A file error for `path`.
     pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            cause,
-        }
+        aecraft_tensor::problem::FileIo::new(path, cause).into()
     }
 
-    /// A [`DataError::Format`] for `path` and `field`.
+    /// A file-format error for `path` and `field`.
     pub fn format(path: impl Into<PathBuf>, field: &str, reason: impl Into<String>) -> Self {
-        Self::Format {
-            path: path.into(),
-            field: field.to_owned(),
-            reason: reason.into(),
-        }
+        aecraft_tensor::problem::FileFormat::new(path, field, reason).into()
     }
 }

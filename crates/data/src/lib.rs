@@ -25,7 +25,8 @@
 //! - [`dataset`]: [`ImageDataset`] and [`Batch`];
 //! - [`idx`] and [`mnist`]: the IDX format and MNIST-layout folders ([`load_mnist`]);
 //! - [`shuffle`]: seeded permutations ([`SplitMix64`]);
-//! - [`sprites`]: [`sprites::SpriteRenderer`] and [`sprites::SpritesDataset`].
+//! - [`sprites`]: [`sprites::SpriteRenderer`] and [`sprites::SpritesDataset`];
+//! - [`synthetic`]: a tiny labelled data set of noisy prototypes, for tests.
 //!
 //! This crate depends on `aecraft-tensor` alone; `aecraft-eval` scores what models make of
 //! this data, `aecraft-train` trains on it.
@@ -35,6 +36,7 @@ pub mod idx;
 pub mod mnist;
 pub mod shuffle;
 pub mod sprites;
+pub mod synthetic;
 
 mod error;
 

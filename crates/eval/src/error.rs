@@ -4,16 +4,9 @@
 /// set, a label beyond the classes), or a failure inside libtorch while fitting a probe.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// An argument is out of range.
-    #[error("invalid value {field} = {value}: {reason}")]
-    InvalidInput {
-        /// The argument.
-        field: String,
-        /// Its value, as text.
-        value: String,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
+    /// A value out of range, naming the field, flag or argument.
+    #[error(transparent)]
+    Invalid(#[from] aecraft_tensor::problem::InvalidValue),
     /// An error from the data layer.
     #[error(transparent)]
     Data(#[from] aecraft_data::DataError),
@@ -23,12 +16,8 @@ pub enum EvalError {
 }
 
 impl EvalError {
-    /// An [`EvalError::InvalidInput`] for `field`, with the offending value and the reason.
+    /// An an invalid value for `field`, with the offending value and the reason.
     pub fn invalid(field: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
-        Self::InvalidInput {
-            field: field.to_owned(),
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+        aecraft_tensor::problem::InvalidValue::new(field, value, reason).into()
     }
 }

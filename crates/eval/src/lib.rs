@@ -34,7 +34,7 @@
 //!   ground truth;
 //! - [`inverse`]: how well inferred sprite parameters match the true ones.
 //!
-//! This crate depends on `aecraft-data` (and tch) alone: it knows nothing of
+//! This crate depends on `aecraft-tensor` and `aecraft-data` (and tch) alone: it knows nothing of
 //! how a code was made.
 
 pub mod clustering;

@@ -1,12 +1,18 @@
 //! Semantic hashing retrieval: binary codes packed into `u64` words, exhaustive Hamming
 //! search (XOR + popcount, with a runtime-dispatched POPCNT/AVX2 kernel on x86), and the
-//! usual retrieval scores: mean average precision, precision at k and bit balance.
+//! usual retrieval scores: mean average precision, precision at k and bit balance, together
+//! in [`score_retrieval`]; and [`balanced_queries`], the per-class choice of queries.
 //!
 //! Bit `b` of a code lives in word `b / 64` at position `b % 64`; the padding bits of the
 //! last word are always zero, so they never contribute to a distance.
 
+use std::time::Instant;
+
+use serde::Serialize;
+
 use crate::clustering::{check_not_empty, check_positive, check_same_length, rows_of};
 use crate::EvalError;
+use aecraft_data::permutation;
 
 /// Bits per packed word.
 const WORD_BITS: usize = u64::BITS as usize;
@@ -222,6 +228,77 @@ pub fn bit_balance_error(codes: &PackedCodes) -> Result<f64, EvalError> {
         .map(|&set| (set as f64 / count - 0.5).abs())
         .sum();
     Ok(total / codes.bits as f64)
+}
+
+/// `per_class` indices of every class of `labels` (classes `0..=max(labels)`), the first ones
+/// in a random order fixed by `seed`, returned sorted: the retrieval protocol's queries. An
+/// error names the first class with fewer than `per_class` items.
+pub fn balanced_queries(
+    labels: &[usize],
+    per_class: usize,
+    seed: u64,
+) -> Result<Vec<usize>, EvalError> {
+    check_not_empty("labels", labels.len())?;
+    check_positive("per_class", per_class)?;
+    let classes = labels.iter().max().map_or(0, |&m| m + 1);
+    let mut taken = vec![0; classes];
+    let mut picked = Vec::with_capacity(classes * per_class);
+    for index in permutation(labels.len(), seed) {
+        let index = index as usize;
+        let label = labels[index];
+        if taken[label] < per_class {
+            taken[label] += 1;
+            picked.push(index);
+        }
+    }
+    if let Some(class) = taken.iter().position(|&t| t < per_class) {
+        return Err(EvalError::invalid(
+            "labels",
+            format!("class {class} with {} items", taken[class]),
+            format!("every class needs {per_class} queries"),
+        ));
+    }
+    picked.sort_unstable();
+    Ok(picked)
+}
+
+/// The scores of one retrieval experiment; see [`score_retrieval`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetrievalScores {
+    /// [`mean_average_precision`].
+    pub map: f64,
+    /// [`precision_at`] the experiment's depth.
+    pub precision: f64,
+    /// [`bit_balance_error`] of the database.
+    pub bit_balance_error: f64,
+    /// Queries ranked per second by one pass of [`HammingSearcher::rank`] over all of them.
+    pub queries_per_second: f64,
+}
+
+/// Searches `database` (labels `db_labels`) with every query (labels `query_labels`): times
+/// one ranking pass, then scores mAP and precision at `depth`, and the database's bit
+/// balance.
+pub fn score_retrieval(
+    database: PackedCodes,
+    db_labels: &[usize],
+    queries: &PackedCodes,
+    query_labels: &[usize],
+    depth: usize,
+) -> Result<RetrievalScores, EvalError> {
+    let bit_balance_error = bit_balance_error(&database)?;
+    let searcher = HammingSearcher::new(database)?;
+    check_not_empty("queries", queries.len())?;
+    let started = Instant::now();
+    for index in 0..queries.len() {
+        std::hint::black_box(searcher.rank(queries.code(index))?);
+    }
+    let queries_per_second = queries.len() as f64 / started.elapsed().as_secs_f64();
+    Ok(RetrievalScores {
+        map: mean_average_precision(&searcher, queries, query_labels, db_labels)?,
+        precision: precision_at(&searcher, queries, query_labels, db_labels, depth)?,
+        bit_balance_error,
+        queries_per_second,
+    })
 }
 
 /// Checks the arguments, ranks the database for every query and averages `score` over the
@@ -495,6 +572,42 @@ mod tests {
         assert!(bit_balance_error(&codes(3, &[])).is_err());
     }
 
+    #[test]
+    fn balanced_queries_take_as_many_of_each_class_sorted_and_seeded() {
+        let labels = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0];
+        let picked = balanced_queries(&labels, 2, 7).unwrap();
+        assert_eq!(picked.len(), 6);
+        assert!(picked.windows(2).all(|w| w[0] < w[1]));
+        for class in 0..3 {
+            assert_eq!(picked.iter().filter(|&&i| labels[i] == class).count(), 2);
+        }
+        assert_eq!(picked, balanced_queries(&labels, 2, 7).unwrap());
+        let error = balanced_queries(&labels, 4, 7).unwrap_err().to_string();
+        assert!(error.contains("class 1"), "{error}");
+        assert!(balanced_queries(&[], 1, 7).is_err());
+        assert!(balanced_queries(&labels, 0, 7).is_err());
+    }
+
+    #[test]
+    fn score_retrieval_bundles_the_scores() {
+        let database = codes(3, &[&[0, 0, 0], &[1, 0, 0], &[1, 1, 0], &[1, 1, 1]]);
+        let queries = codes(3, &[&[0, 0, 0], &[1, 1, 1], &[0, 0, 0]]);
+        let (query_labels, db_labels) = ([0, 1, 2], [0, 1, 0, 1]);
+        let scores =
+            score_retrieval(database.clone(), &db_labels, &queries, &query_labels, 2).unwrap();
+        let searcher = HammingSearcher::new(database.clone()).unwrap();
+        let map = mean_average_precision(&searcher, &queries, &query_labels, &db_labels);
+        assert_eq!(scores.map, map.unwrap());
+        assert!((scores.precision - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            scores.bit_balance_error,
+            bit_balance_error(&database).unwrap()
+        );
+        assert!(scores.queries_per_second > 0.0);
+        let none = codes(3, &[]);
+        assert!(score_retrieval(database, &db_labels, &none, &[], 2).is_err());
+    }
+
     /// `count` random codes of `bits` bits, as flat bits.
     fn random_bits(bits: usize, count: usize) -> impl Strategy<Value = Vec<bool>> {
         prop::collection::vec(any::<bool>(), bits * count)
@@ -589,6 +702,36 @@ mod tests {
             let mut expected: Vec<u32> = (0..packed.len() as u32).collect();
             expected.sort_by_key(|&i| (distances[i as usize], i));
             prop_assert_eq!(order, expected);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Every class gets exactly `per_class` distinct queries, each of that class.
+        #[test]
+        fn balanced_queries_are_balanced(
+            labels in prop::collection::vec(0usize..4, 1..80),
+            per_class in 1usize..4,
+            seed in any::<u64>(),
+        ) {
+            let classes = labels.iter().max().unwrap() + 1;
+            let fewest = (0..classes)
+                .map(|c| labels.iter().filter(|&&l| l == c).count())
+                .min()
+                .unwrap();
+            match balanced_queries(&labels, per_class, seed) {
+                Ok(picked) => {
+                    prop_assert!(fewest >= per_class);
+                    prop_assert_eq!(picked.len(), classes * per_class);
+                    prop_assert!(picked.windows(2).all(|w| w[0] < w[1]));
+                    for class in 0..classes {
+                        let count = picked.iter().filter(|&&i| labels[i] == class).count();
+                        prop_assert_eq!(count, per_class);
+                    }
+                }
+                Err(_) => prop_assert!(fewest < per_class),
+            }
         }
     }
 }

@@ -19,16 +19,9 @@ pub enum TensorError {
         /// The shape it has.
         actual: Vec<i64>,
     },
-    /// A configuration value is out of range.
-    #[error("invalid config value {field} = {value}: {reason}")]
-    Config {
-        /// The config field.
-        field: String,
-        /// Its value, as text.
-        value: String,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
+    /// A value out of range, naming the field, flag or argument.
+    #[error(transparent)]
+    Invalid(#[from] crate::problem::InvalidValue),
     /// Analytic and numeric gradients disagree.
     #[error("gradient check failed at element {index}: analytic {analytic}, numeric {numeric}")]
     Gradient {
@@ -45,12 +38,8 @@ pub enum TensorError {
 }
 
 impl TensorError {
-    /// A [`TensorError::Config`] for `field`, with the offending value and the reason.
+    /// An invalid value for `field`, with the offending value and the reason.
     pub fn config(field: &str, value: impl std::fmt::Display, reason: &str) -> Self {
-        Self::Config {
-            field: field.to_owned(),
-            value: value.to_string(),
-            reason: reason.to_owned(),
-        }
+        crate::problem::InvalidValue::new(field, value, reason).into()
     }
 }

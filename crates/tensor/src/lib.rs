@@ -22,6 +22,8 @@
 //! - [`ops`]: differentiable tensor ops (per-item reconstruction losses, gradient reversal).
 //! - [`shape`]: shape checks that fail with an error naming the tensor, not a libtorch panic.
 //! - [`gradcheck`]: finite-difference gradient checks for custom ops.
+//! - [`problem`]: the problems every crate reports alike (a bad value, a file that cannot be
+//!   read or whose content is wrong), each with one message.
 //!
 //! Sibling crates: `aecraft-codes` (code transforms) builds on this crate, then
 //! `aecraft-generators`, then `aecraft-train`; the `aecraft` umbrella re-exports them all.
@@ -30,6 +32,7 @@ pub mod device;
 pub mod gradcheck;
 pub mod mlp;
 pub mod ops;
+pub mod problem;
 pub mod shape;
 
 mod error;

@@ -6,33 +6,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// Reading or writing a file failed.
-    #[error("{path}: {cause}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause (shown in the message, so not also chained as a `source`).
-        cause: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] aecraft_tensor::problem::FileIo),
     /// A file exists but its content is not what it should be.
-    #[error("{path}: {field}: {reason}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// The field or part of the file that is wrong.
-        field: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An argument or configuration value is out of range.
-    #[error("invalid value {field} = {value}: {reason}")]
-    InvalidInput {
-        /// The argument or field.
-        field: String,
-        /// Its value, as text.
-        value: String,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
+    #[error(transparent)]
+    Format(#[from] aecraft_tensor::problem::FileFormat),
+    /// A value out of range, naming the field, flag or argument.
+    #[error(transparent)]
+    Invalid(#[from] aecraft_tensor::problem::InvalidValue),
     /// Training produced a NaN or infinite loss.
     #[error("the loss became {value} at epoch {epoch}, step {step} ({term}); the last good checkpoint is kept{checkpoint}. Try a lower learning rate")]
     NonFinite {
@@ -76,21 +57,14 @@ pub enum TrainError {
 }
 
 impl TrainError {
-    /// A [`TrainError::InvalidInput`] for `field`, with the offending value and the reason.
+    /// An invalid value for `field`, with the offending value and the reason.
     pub fn invalid(field: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
-        Self::InvalidInput {
-            field: field.to_owned(),
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+        aecraft_tensor::problem::InvalidValue::new(field, value, reason).into()
     }
 
-    /// A [`TrainError::Io`] for `path`.
+    /// A file error for `path`.
     pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            cause,
-        }
+        aecraft_tensor::problem::FileIo::new(path, cause).into()
     }
 
     /// A [`TrainError::Json`] for `path`.
@@ -101,12 +75,8 @@ impl TrainError {
         }
     }
 
-    /// A [`TrainError::Format`] for `path` and `field`.
+    /// A file-format error for `path` and `field`.
     pub fn format(path: impl Into<PathBuf>, field: &str, reason: impl Into<String>) -> Self {
-        Self::Format {
-            path: path.into(),
-            field: field.to_owned(),
-            reason: reason.into(),
-        }
+        aecraft_tensor::problem::FileFormat::new(path, field, reason).into()
     }
 }

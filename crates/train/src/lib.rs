@@ -31,9 +31,15 @@
 //! - [`trainer`]: the loop (Adam, progress bar, evaluation, JSON-lines log, checkpoints,
 //!   resumption, NaN guard); [`optim`] and [`checkpoint`] are its parts.
 //! - [`refine`]: analysis by synthesis, a code refined by descent through the frozen generator.
+//! - [`encode`]: a whole data set's codes, in batches, in evaluation mode; [`mse`]: squared
+//!   error per pixel; [`probe`]: a linear probe of the label in a code; [`generated`]:
+//!   pictures of prior samples and traversals.
 //! - [`neighbors`]: PCA projection and cosine nearest neighbours.
-//! - [`sprites`]: a learned surrogate of the sprites renderer, and inverse graphics by search
-//!   through it.
+//! - [`hashing`]: semantic hashing with a binarizing autoencoder and neighbour agreement.
+//! - [`ignoring`]: a code that leaves out the label; [`biased`]: codes pushed toward chosen
+//!   kinds (a skewed softmax, sparse bits).
+//! - [`sprites`]: a learned surrogate of the sprites renderer, inverse graphics by search
+//!   through it, and codes of independent features scored against the sprites' factors.
 //! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
 //! - [`cluster_models`]: k-means and the Gaussian mixture as [`clustering::ClusterModel`]s.
 //! - [`cluster_autoencoder`]: the clustering autoencoder as a pipeline configuration: the
@@ -51,19 +57,26 @@
 
 pub mod atomic;
 pub mod autoencoder;
+pub mod biased;
 pub mod checkpoint;
 pub mod cluster_autoencoder;
 pub mod cluster_driver;
 pub mod cluster_models;
 pub mod cluster_run;
 pub mod clustering;
+pub mod encode;
 pub mod encoder;
+pub mod generated;
+pub mod hashing;
+pub mod ignoring;
 pub mod kmeans_init;
 pub mod log;
 pub mod model;
+pub mod mse;
 pub mod neighbors;
 pub mod optim;
 pub mod pictures;
+pub mod probe;
 pub mod progress;
 pub mod reconstruction_choice;
 pub mod refine;
@@ -81,6 +94,7 @@ pub use cluster_autoencoder::{
 };
 pub use cluster_driver::{ClusterDriver, ClusterDriverConfig};
 pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
+pub use encode::encode_dataset;
 pub use encoder::{Encoder, EncoderHeadsConfig, EncoderLabelConfig, MlpEncoder};
 pub use error::TrainError;
 pub use model::{Losses, TrainModel, WrapsModel};

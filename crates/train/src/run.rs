@@ -141,8 +141,7 @@ impl<C: RunConfig> Run<C> {
     ) -> Result<TrainReport, TrainError> {
         let trainer = Trainer::new(self.config.train().clone())?.in_folder(&self.dir);
         let resume = self.resumed.then(|| self.checkpoint().dir().to_path_buf());
-        let (mut optimizer, state) = trainer.start(model, train, resume.as_deref())?;
-        trainer.fit(model, &mut optimizer, train, eval, state)
+        trainer.train(model, train, eval, resume.as_deref())
     }
 }
 

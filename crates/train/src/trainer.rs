@@ -208,6 +208,19 @@ impl Trainer {
         Ok((optimizer, state))
     }
 
+    /// [`Trainer::start`] then [`Trainer::fit`]: trains `model` on `train` (fresh, or from the
+    /// checkpoint folder `resume`) up to the configured epochs, scoring `eval` after each.
+    pub fn train(
+        &self,
+        model: &mut dyn TrainModel,
+        train: &ImageDataset,
+        eval: Option<Evaluation<'_>>,
+        resume: Option<&Path>,
+    ) -> Result<TrainReport, TrainError> {
+        let (mut optimizer, state) = self.start(model, train, resume)?;
+        self.fit(model, &mut optimizer, train, eval, state)
+    }
+
     /// Trains `model` from `state` (the default state for a fresh run) up to the configured
     /// number of epochs, evaluating `eval` after each epoch.
     pub fn fit(

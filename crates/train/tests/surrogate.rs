@@ -1,7 +1,8 @@
 //! Integration test of the computer-graphics autoencoder with a learned renderer, on tiny
 //! sprites: a surrogate is fitted to the true renderer and checkpointed, then loaded frozen
 //! as the generator of an autoencoder whose encoder learns through it, and a search through it
-//! improves on the encoder's proposals.
+//! improves on the encoder's proposals; and the same two stages and their scoring in one call
+//! ([`fit_and_invert`]), each stage in its own run folder.
 
 use tch::{Device, Kind, Tensor};
 
@@ -12,7 +13,10 @@ use aecraft_tensor::MlpConfig;
 use aecraft_train::checkpoint::MODEL_FILE;
 use aecraft_train::refine::RefineConfig;
 use aecraft_train::sprites::surrogate::{SurrogateData, SurrogateModel};
-use aecraft_train::sprites::{search_params, SearchConfig};
+use aecraft_train::sprites::{
+    fit_and_invert, save_inversion_pictures, search_params, surrogate_config, Drawing,
+    SearchConfig, ShapeInput, TwoStageConfig, INVERSE_DIR, SURROGATE_DIR,
+};
 use aecraft_train::{
     evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, TrainConfig, TrainModel, Trainer,
 };
@@ -52,16 +56,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
     let trainer = Trainer::new(train_config(10))
         .unwrap()
         .with_checkpoint(Checkpoint::new(dir.path()));
-    let mut optimizer = trainer.optimizer(&fitted).unwrap();
-    trainer
-        .fit(
-            &mut fitted,
-            &mut optimizer,
-            &data.train,
-            None,
-            Default::default(),
-        )
-        .unwrap();
+    trainer.train(&mut fitted, &data.train, None, None).unwrap();
 
     let config = AutoencoderConfig {
         input: pixels,
@@ -87,16 +82,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
     let before_render = fitted.render(&params).unwrap();
     let before = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
     let trainer = Trainer::new(train_config(5)).unwrap();
-    let mut optimizer = trainer.optimizer(&model).unwrap();
-    trainer
-        .fit(
-            &mut model,
-            &mut optimizer,
-            &data.train,
-            None,
-            Default::default(),
-        )
-        .unwrap();
+    trainer.train(&mut model, &data.train, None, None).unwrap();
     let after = evaluate(&model, &data.eval, 60).unwrap()["reconstruction"];
     assert!(after < before, "{before} -> {after}");
 
@@ -164,4 +150,72 @@ fn a_surrogate_generator_without_weights_fails_with_the_field() {
         err.contains("surrogate.weights") && err.contains("no/such"),
         "{err}"
     );
+}
+
+#[test]
+fn the_two_stages_fit_in_their_run_folders_and_are_scored_by_re_rendering() {
+    tch::manual_seed(3);
+    let dir = tempfile::tempdir().unwrap();
+    let (train, test) = (sprites(200, 5), sprites(40, 6));
+    let config = TwoStageConfig {
+        sprites: SpritesConfig {
+            size: SIZE,
+            count: 200,
+            seed: 5,
+            vary_intensity: false,
+        },
+        surrogate: surrogate_config(&[32, 64], Drawing::Window, ShapeInput::StraightThrough),
+        surrogate_train: train_config(4),
+        encoder: MlpConfig::with_hidden(&[32]),
+        inverse_train: train_config(2),
+    };
+    // No search: the inferred parameters are the encoder's proposals.
+    let search = SearchConfig::new(0, 1, 0.05);
+    let outcome =
+        fit_and_invert(&config, (&train, &test), &search, dir.path(), Device::Cpu).unwrap();
+    for stage in [SURROGATE_DIR, INVERSE_DIR] {
+        for file in ["config.json", "log.jsonl", "checkpoint/model.safetensors"] {
+            assert!(
+                dir.path().join(stage).join(file).is_file(),
+                "{stage}/{file}"
+            );
+        }
+    }
+    let weights = &outcome.stages.surrogate_config.weights;
+    assert_eq!(
+        weights,
+        &dir.path().join("surrogate/checkpoint").join(MODEL_FILE)
+    );
+    assert_eq!(outcome.stages.inverse_report.state.epochs_done, 2);
+    let scores = &outcome.inversion.scores;
+    // Learning is the first test's business; here the scores are well formed.
+    assert!(
+        scores.surrogate_mse > 0.0 && scores.mean_image_mse > 0.0,
+        "{scores:?}"
+    );
+    assert_eq!(scores.inverse_rerender_mse, scores.encoder_rerender_mse);
+    assert_eq!(scores.factor_errors, scores.encoder_factor_errors);
+    assert!((0.0..=1.0).contains(&scores.factor_errors.shape_accuracy));
+    assert_eq!(
+        outcome.inversion.rerendered.size(),
+        [40, (SIZE * SIZE) as i64]
+    );
+    let json = serde_json::to_value(scores).unwrap();
+    for key in [
+        "pixel_variance",
+        "inverse_rerender_mse",
+        "encoder_factor_errors",
+    ] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+    save_inversion_pictures(
+        dir.path(),
+        &outcome.stages,
+        &outcome.data,
+        &outcome.inversion,
+        8,
+    )
+    .unwrap();
+    assert!(dir.path().join("inverse.png").is_file());
+    assert!(dir.path().join("surrogate_vs_renderer.png").is_file());
 }

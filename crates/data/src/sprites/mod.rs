@@ -31,10 +31,12 @@
 
 mod dataset;
 mod renderer;
+mod splits;
 mod tensor;
 
 pub use dataset::{GridSpec, SpritesConfig, SpritesDataset, FACTOR_NAMES};
 pub use renderer::{SpriteRenderer, BASE_RADIUS, DEFAULT_SIZE, MAX_SIZE, MIN_SIZE};
+pub use splits::{train_test_sprites, TEST_SEED_OFFSET};
 pub use tensor::SpriteLabels;
 
 use std::f32::consts::{PI, TAU};

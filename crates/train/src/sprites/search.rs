@@ -47,6 +47,16 @@ impl Default for SearchConfig {
 }
 
 impl SearchConfig {
+    /// `rotation_starts` starting rotations per shape, each refined by `steps` Adam steps at
+    /// learning rate `lr`; images searched in chunks of the default size. Not validated.
+    pub fn new(steps: usize, rotation_starts: usize, lr: f64) -> Self {
+        Self {
+            refine: RefineConfig { steps, lr },
+            rotation_starts,
+            ..Self::default()
+        }
+    }
+
     /// Checks every field; errors name the field.
     pub fn validate(&self) -> Result<(), TrainError> {
         self.refine.validate()?;
@@ -190,5 +200,9 @@ mod tests {
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("search.chunk"), "{error}");
         assert_eq!(SearchConfig::default().candidates(), 12);
+        let config = SearchConfig::new(3, 2, 0.1);
+        assert_eq!((config.refine.steps, config.rotation_starts), (3, 2));
+        assert_eq!(config.chunk, SearchConfig::default().chunk);
+        assert_eq!(config.candidates(), 6);
     }
 }

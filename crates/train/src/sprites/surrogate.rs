@@ -57,6 +57,15 @@ impl SurrogateData {
             })?,
         })
     }
+
+    /// The same data on `device`.
+    pub fn to_device(&self, device: Device) -> Self {
+        Self {
+            table: self.table.to_device(device),
+            train: self.train.to_device(device),
+            eval: self.eval.to_device(device),
+        }
+    }
 }
 
 /// The surrogate network being fitted; see the module doc.
@@ -161,16 +170,7 @@ mod tests {
             ..TrainConfig::default()
         })
         .unwrap();
-        let mut optimizer = trainer.optimizer(&model).unwrap();
-        trainer
-            .fit(
-                &mut model,
-                &mut optimizer,
-                &data.train,
-                None,
-                Default::default(),
-            )
-            .unwrap();
+        trainer.train(&mut model, &data.train, None, None).unwrap();
         let eval = crate::evaluate(&model, &data.eval, 50).unwrap();
         let mean = data.train.images().mean_dim(0, true, Kind::Float);
         let baseline = (data.eval.images() - mean).square().mean(Kind::Float);

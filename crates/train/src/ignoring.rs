@@ -1,0 +1,470 @@
+//! The ignoring autoencoder: a code that leaves out a label (the digit class), compared with
+//! a plain autoencoder of the same code size trained in the same run.
+//!
+//! [`Method`]s: `decoder-input` gives the generator the one-hot label next to the code
+//! (`LabelInputConfig`), so the code need not carry it; `adversary` trains a classifier on
+//! the code that the encoder must defeat (`AdversaryConfig`; by default the encoder pushes
+//! the adversary's prediction toward uniform, see `EncoderObjective`); `both` does both.
+//! The encoder may also read the one-hot label next to the image
+//! ([`IgnoringConfig::encoder_label`], a conditional encoder as in a conditional VAE or the
+//! variational fair autoencoder): knowing the class, it can leave out what the image says
+//! about it instead of having to infer the class first; and a `ClassMeansConfig` penalty
+//! pulls every class's mean code together, a fixed function of the batch that steadies what
+//! the adversary alone does unevenly.
+//!
+//! After training ([`train_ignoring`]), [`score_ignoring`] fits a fresh linear probe on the
+//! training codes of both models and scores it on the evaluation codes; [`save_label_swap`]
+//! draws each digit regenerated from its code with every label.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use aecraft_codes::{
+    one_hot_labels, AdversaryConfig, ClassMeansConfig, GaussianSamplerConfig, LabelInputConfig,
+    TransformConfig, LABEL_SIDE,
+};
+use aecraft_data::ImageDataset;
+use aecraft_eval::probe::majority_rate;
+use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
+
+use crate::autoencoder::side_inputs;
+use crate::pictures::save_image_grid;
+use crate::probe::code_probe_accuracy;
+use crate::{
+    evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderLabelConfig, Evaluation,
+    Run, RunConfig, RunSpec, TrainConfig, TrainError, TrainReport,
+};
+
+/// The sub-folder of a run that holds the plain autoencoder's run.
+pub const PLAIN_DIR: &str = "plain";
+
+/// How the code is made to ignore the label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The generator also receives the one-hot label.
+    DecoderInput,
+    /// An adversary on the code must fail to recover the label.
+    Adversary,
+    /// Both.
+    Both,
+}
+
+impl Method {
+    /// Whether the generator reads the label.
+    pub fn decoder_input(self) -> bool {
+        matches!(self, Self::DecoderInput | Self::Both)
+    }
+
+    /// Whether an adversary reads the code.
+    pub fn adversary(self) -> bool {
+        matches!(self, Self::Adversary | Self::Both)
+    }
+}
+
+/// What the adversary reads of a Gaussian code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum AdversaryInput {
+    /// The sampled code `z` (in evaluation, its mean).
+    Sample,
+    /// The mean `z_mean`, which the probe reads.
+    Mean,
+    /// Both, side by side.
+    Both,
+}
+
+impl AdversaryInput {
+    /// The code groups it names; a deterministic code has only `z`.
+    pub fn groups(self, variational: bool) -> Vec<String> {
+        let groups: &[&str] = match (variational, self) {
+            (false, _) | (true, Self::Sample) => &["z"],
+            (true, Self::Mean) => &["z_mean"],
+            (true, Self::Both) => &["z", "z_mean"],
+        };
+        groups.iter().map(|g| (*g).to_owned()).collect()
+    }
+}
+
+/// The knobs of an ignoring autoencoder; [`IgnoringConfig::models`] turns them into
+/// pipelines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IgnoringConfig {
+    /// How the code ignores the label.
+    pub method: Method,
+    /// Pixels per image.
+    pub input: i64,
+    /// Classes of the label.
+    pub classes: i64,
+    /// Code units.
+    pub code_size: i64,
+    /// Hidden widths of the encoder (mirrored in the generator).
+    pub hidden: Vec<i64>,
+    /// A Gaussian code (a conditional VAE when the generator also gets the label), whose
+    /// mean `z_mean` the probe and the class-means penalty read.
+    pub variational: bool,
+    /// Weight of the Gaussian code's KL term.
+    pub kl_weight: f64,
+    /// Whether the encoder reads the one-hot label next to the image.
+    pub encoder_label: bool,
+    /// Weight of the class-means penalty; 0 leaves it out.
+    pub class_means_weight: f64,
+    /// The adversary (with the methods that have one); its `inputs` are set from
+    /// `adversary_input` and its classes from `classes`.
+    pub adversary: AdversaryConfig,
+    /// What the adversary reads of a Gaussian code.
+    pub adversary_input: AdversaryInput,
+}
+
+impl IgnoringConfig {
+    /// The ignoring pipeline and the plain autoencoder it is compared with (same code size
+    /// and networks, no label anywhere), both validated.
+    pub fn models(&self) -> Result<(AutoencoderConfig, AutoencoderConfig), TrainError> {
+        if self.code_size <= 0 {
+            return Err(TrainError::invalid(
+                "code_size",
+                self.code_size,
+                "the code needs at least one unit",
+            ));
+        }
+        let mut plain = AutoencoderConfig::plain(&self.hidden, self.code_size);
+        plain.input = self.input;
+        let mut model = if self.variational {
+            let mut vae = AutoencoderConfig::vae(&self.hidden, self.code_size);
+            vae.input = self.input;
+            vae.transforms = vec![TransformConfig::Gaussian(GaussianSamplerConfig {
+                kl_weight: self.kl_weight,
+                ..Default::default()
+            })];
+            vae
+        } else {
+            plain.clone()
+        };
+        if self.encoder_label {
+            model.encoder_label = Some(EncoderLabelConfig {
+                classes: self.classes,
+                ..Default::default()
+            });
+        }
+        let mut generator_inputs = vec!["z".to_owned()];
+        if self.method.decoder_input() {
+            model
+                .transforms
+                .push(TransformConfig::LabelInput(LabelInputConfig {
+                    classes: self.classes,
+                    ..Default::default()
+                }));
+            generator_inputs.push(LABEL_SIDE.into());
+        }
+        if self.method.adversary() {
+            model
+                .transforms
+                .push(TransformConfig::Adversary(AdversaryConfig {
+                    inputs: self.adversary_input.groups(self.variational),
+                    classes: self.classes,
+                    ..self.adversary.clone()
+                }));
+        }
+        if self.class_means_weight != 0.0 {
+            model
+                .transforms
+                .push(TransformConfig::ClassMeans(ClassMeansConfig {
+                    input: model.code_group(),
+                    classes: self.classes,
+                    weight: self.class_means_weight,
+                    ..Default::default()
+                }));
+        }
+        model.generator = GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(
+            &self.hidden,
+            generator_inputs,
+        ));
+        model.validate()?;
+        plain.validate()?;
+        Ok((model, plain))
+    }
+}
+
+/// What an ignoring run's `config.json` holds; the plain autoencoder's run, in
+/// [`PLAIN_DIR`], holds its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoringRun {
+    /// How the code ignores the label.
+    pub method: Method,
+    /// The ignoring pipeline.
+    pub model: AutoencoderConfig,
+    /// The plain autoencoder.
+    pub plain: AutoencoderConfig,
+    /// The training settings, shared by both.
+    pub train: TrainConfig,
+}
+
+impl IgnoringRun {
+    /// The run of `config`'s two pipelines with `train`.
+    pub fn new(config: &IgnoringConfig, train: TrainConfig) -> Result<Self, TrainError> {
+        let (model, plain) = config.models()?;
+        Ok(Self {
+            method: config.method,
+            model,
+            plain,
+            train,
+        })
+    }
+}
+
+impl RunConfig for IgnoringRun {
+    fn train(&self) -> &TrainConfig {
+        &self.train
+    }
+
+    fn train_mut(&mut self) -> &mut TrainConfig {
+        &mut self.train
+    }
+}
+
+/// The two trained models of an ignoring run.
+#[derive(Debug)]
+pub struct IgnoringOutcome {
+    /// The ignoring model.
+    pub model: AutoencoderModel,
+    /// Its training report.
+    pub report: TrainReport,
+    /// The plain autoencoder.
+    pub plain: AutoencoderModel,
+    /// Its training report.
+    pub plain_report: TrainReport,
+}
+
+/// Trains the ignoring model in `run` and the plain autoencoder in its sub-run
+/// [`PLAIN_DIR`] (created or resumed with it, to the same epochs), scoring `eval` after
+/// every epoch.
+pub fn train_ignoring(
+    run: &Run<IgnoringRun>,
+    train: &ImageDataset,
+    eval: Option<Evaluation<'_>>,
+) -> Result<IgnoringOutcome, TrainError> {
+    let config = run.config();
+    let device = train.images().device();
+    let mut model = AutoencoderModel::new(&config.model, device)?;
+    eprintln!(
+        "training an ignoring autoencoder ({:?}) on {} images for {} epochs on {device:?}",
+        config.method,
+        train.len(),
+        config.train.epochs
+    );
+    let report = run.train(&mut model, train, eval)?;
+    eprintln!("training the plain autoencoder with the same code size and budget");
+    let plain_run = if run.is_resumed() {
+        Run::resume(run.path(PLAIN_DIR), Some(config.train.epochs))?
+    } else {
+        Run::create(
+            run.path(PLAIN_DIR),
+            RunSpec {
+                model: config.plain.clone(),
+                train: config.train.clone(),
+            },
+        )?
+    };
+    let mut plain = AutoencoderModel::new(&plain_run.config().model, device)?;
+    let plain_report = plain_run.train(&mut plain, train, eval)?;
+    Ok(IgnoringOutcome {
+        model,
+        report,
+        plain,
+        plain_report,
+    })
+}
+
+/// What [`score_ignoring`] measures; the field names are the metric names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IgnoringScores {
+    /// The probe's held-out accuracy on the ignoring model's code.
+    pub probe_accuracy: f64,
+    /// The probe's held-out accuracy on the plain autoencoder's code.
+    pub plain_probe_accuracy: f64,
+    /// The accuracy of always guessing the most frequent held-out label.
+    pub chance_accuracy: f64,
+    /// The ignoring model's held-out reconstruction loss.
+    pub test_reconstruction_bce: f64,
+    /// The plain autoencoder's held-out reconstruction loss.
+    pub plain_test_reconstruction_bce: f64,
+    /// The adversary's held-out accuracy, with the methods that have one.
+    pub adversary_accuracy: Option<f64>,
+}
+
+/// Probes both models' codes for the label (`0..classes`; fitted on `train`, scored on
+/// `eval`) and evaluates their losses on `eval` in batches of `batch_size`.
+pub fn score_ignoring(
+    run: &IgnoringRun,
+    outcome: &IgnoringOutcome,
+    (train, eval): (&ImageDataset, &ImageDataset),
+    classes: i64,
+    batch_size: usize,
+) -> Result<IgnoringScores, TrainError> {
+    let probe = |model: &AutoencoderModel, config: &AutoencoderConfig| {
+        code_probe_accuracy(model.net(), &config.code_group(), train, eval, classes)
+    };
+    // In this order: a Gaussian code samples in evaluation too and the probe's bias starts
+    // at random, so each step draws from libtorch's random state.
+    let probe_accuracy = probe(&outcome.model, &run.model)?;
+    let plain_probe_accuracy = probe(&outcome.plain, &run.plain)?;
+    let losses = evaluate(&outcome.model, eval, batch_size)?;
+    Ok(IgnoringScores {
+        probe_accuracy,
+        plain_probe_accuracy,
+        chance_accuracy: majority_rate(&eval.label_vec("the chance rate")?)?,
+        test_reconstruction_bce: losses["reconstruction"],
+        plain_test_reconstruction_bce: evaluate(&outcome.plain, eval, batch_size)?
+            ["reconstruction"],
+        adversary_accuracy: losses.get("adversary_accuracy").copied(),
+    })
+}
+
+/// Saves at `path` the first `rows` images of `eval`, each followed by the images `net`
+/// generates from its code with every label `0..classes` when `relabel` (the generator reads
+/// the label), else by its reconstruction. The code is always that of the image with its own
+/// label; only the label the generator reads changes.
+pub fn save_label_swap(
+    path: &Path,
+    net: &Autoencoder,
+    eval: &ImageDataset,
+    rows: i64,
+    classes: i64,
+    relabel: bool,
+) -> Result<(), TrainError> {
+    let rows = rows.min(eval.len() as i64);
+    let batch = eval.ordered_batches(rows as usize).next().ok_or_else(|| {
+        TrainError::invalid("swap picture", 0, "needs at least one evaluation image")
+    })?;
+    let inputs = batch.images.shallow_clone();
+    let regenerate = |label: Option<i64>| {
+        tch::no_grad(|| -> Result<Tensor, TrainError> {
+            let mut code = net.encode_with_side(&inputs, side_inputs(&batch), false)?;
+            if let Some(label) = label {
+                let labels = Tensor::full([rows], label, (Kind::Int64, inputs.device()));
+                code.insert(LABEL_SIDE, one_hot_labels(&labels, classes, LABEL_SIDE)?);
+            }
+            Ok(net.to_pixels(&net.generate(&code, false)?))
+        })
+    };
+    let mut columns = vec![inputs.shallow_clone()];
+    if relabel {
+        for label in 0..classes {
+            columns.push(regenerate(Some(label))?);
+        }
+    } else {
+        columns.push(regenerate(None)?);
+    }
+    let per_row = columns.len();
+    let grid = Tensor::f_stack(&columns, 1)?.view([rows * per_row as i64, -1]);
+    save_image_grid(
+        path,
+        &grid.to_device(Device::Cpu),
+        (eval.height(), eval.width()),
+        per_row,
+        2,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aecraft_codes::EncoderObjective;
+    use aecraft_tensor::MlpConfig;
+
+    fn config(method: Method, variational: bool) -> IgnoringConfig {
+        IgnoringConfig {
+            method,
+            input: 16,
+            classes: 3,
+            code_size: 4,
+            hidden: vec![16],
+            variational,
+            kl_weight: 1.0,
+            encoder_label: true,
+            class_means_weight: 10.0,
+            adversary: AdversaryConfig {
+                mlp: MlpConfig::with_hidden(&[8]),
+                objective: EncoderObjective::Confusion,
+                ..Default::default()
+            },
+            adversary_input: AdversaryInput::Sample,
+        }
+    }
+
+    /// `n` 4×4 images of 3 noisy prototypes, labelled by prototype.
+    fn data(n: i64) -> ImageDataset {
+        aecraft_data::synthetic::noisy_prototypes(n, 3, (4, 4)).unwrap()
+    }
+
+    fn names(config: &AutoencoderConfig) -> Vec<&'static str> {
+        config
+            .transforms
+            .iter()
+            .map(|t| match t {
+                TransformConfig::Gaussian(_) => "gaussian",
+                TransformConfig::LabelInput(_) => "label",
+                TransformConfig::Adversary(_) => "adversary",
+                TransformConfig::ClassMeans(_) => "class_means",
+                _ => "other",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_method_adds_its_parts() {
+        let (model, plain) = config(Method::Both, true).models().unwrap();
+        assert_eq!(
+            names(&model),
+            ["gaussian", "label", "adversary", "class_means"]
+        );
+        assert!(plain.transforms.is_empty() && plain.encoder_label.is_none());
+        assert_eq!(model.code_group(), "z_mean");
+        let (model, _) = config(Method::Adversary, false).models().unwrap();
+        assert_eq!(names(&model), ["adversary", "class_means"]);
+        let (model, _) = config(Method::DecoderInput, false).models().unwrap();
+        assert_eq!(names(&model), ["label", "class_means"]);
+        assert_eq!(AdversaryInput::Both.groups(true), ["z", "z_mean"]);
+        assert_eq!(AdversaryInput::Mean.groups(false), ["z"]);
+        let bad = IgnoringConfig {
+            code_size: 0,
+            ..config(Method::Both, true)
+        };
+        assert!(bad.models().unwrap_err().to_string().contains("code_size"));
+    }
+
+    #[test]
+    fn trains_both_models_scores_them_and_resumes_the_plain_one_too() {
+        tch::manual_seed(0);
+        let dir = tempfile::tempdir().unwrap();
+        let (train, eval) = (data(96), data(30));
+        let settings = TrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            ..Default::default()
+        };
+        let spec = IgnoringRun::new(&config(Method::Both, true), settings).unwrap();
+        let run = Run::create(dir.path(), spec).unwrap();
+        let outcome = train_ignoring(&run, &train, None).unwrap();
+        assert_eq!(outcome.plain_report.state.epochs_done, 1);
+        assert!(dir.path().join(PLAIN_DIR).join("log.jsonl").is_file());
+        let scores = score_ignoring(run.config(), &outcome, (&train, &eval), 3, 16).unwrap();
+        assert!((0.0..=1.0).contains(&scores.probe_accuracy), "{scores:?}");
+        assert!(scores.adversary_accuracy.is_some());
+        assert!((scores.chance_accuracy - 10.0 / 30.0).abs() < 1e-9);
+        let path = dir.path().join("swap.png");
+        save_label_swap(&path, outcome.model.net(), &eval, 4, 3, true).unwrap();
+        assert!(path.is_file());
+
+        let resumed: Run<IgnoringRun> = Run::resume(dir.path(), Some(2)).unwrap();
+        let outcome = train_ignoring(&resumed, &train, None).unwrap();
+        assert_eq!(outcome.report.epochs.len(), 1, "epoch 2 only");
+        assert_eq!(outcome.plain_report.state.epochs_done, 2);
+        assert_eq!(outcome.plain_report.epochs.len(), 1);
+    }
+}

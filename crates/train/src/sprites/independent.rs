@@ -1,0 +1,281 @@
+//! The independent-features autoencoder: dropout on the code units, so that the generator
+//! cannot count on any one unit and each unit has to be useful on its own. It is compared
+//! with the same autoencoder without code dropout and, as the usual reference for
+//! disentangling, a β-VAE with the same networks (whose code is the posterior mean), all
+//! trained on random sprites and scored by the Mutual Information Gap against the sprites'
+//! known factors ([`FactorTruth`]).
+//!
+//! [`IndependentConfig::models`] lists the pipelines; [`train_and_score`] trains one in its
+//! own [`Run`] and scores it, [`IndependentConfig::train_and_score_each`] every one.
+
+use std::path::Path;
+
+use tch::Device;
+
+use aecraft_codes::{CodeDropoutConfig, GaussianSamplerConfig, TransformConfig};
+use aecraft_data::sprites::{SpritesConfig, SpritesDataset};
+use aecraft_data::ImageDataset;
+use aecraft_eval::mig::{mig, MigReport};
+use aecraft_eval::sprite_factors::discrete_factors;
+
+use super::run_spec::SpritesRun;
+use crate::encode::encode_dataset;
+use crate::mse::reconstruction_mse;
+use crate::{
+    evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, Evaluation, Run, TrainConfig,
+    TrainError,
+};
+
+/// Images per batch when the losses are evaluated.
+const EVAL_BATCH: usize = 1000;
+
+/// The pipelines compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndependentConfig {
+    /// Pixels per image.
+    pub input: i64,
+    /// Code units.
+    pub code: i64,
+    /// Hidden widths of the encoder (mirrored in the generator).
+    pub hidden: Vec<i64>,
+    /// The probability of dropping each code unit in training.
+    pub code_dropout: f64,
+    /// Weight of the β-VAE's KL term; 0 leaves the β-VAE out.
+    pub beta: f64,
+}
+
+impl IndependentConfig {
+    /// The pipelines by name (their sub-folders): `dropout` (code dropout), `no_dropout`
+    /// (the same without it) and, when `beta > 0`, `beta_vae`. Validated.
+    pub fn models(&self) -> Result<Vec<(&'static str, AutoencoderConfig)>, TrainError> {
+        if self.code <= 0 {
+            return Err(TrainError::invalid(
+                "code",
+                self.code,
+                "the code needs at least one unit",
+            ));
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return Err(TrainError::invalid(
+                "beta",
+                self.beta,
+                "must be >= 0 (0 leaves the beta-VAE out)",
+            ));
+        }
+        let mut without_dropout = AutoencoderConfig::plain(&self.hidden, self.code);
+        without_dropout.input = self.input;
+        let mut with_dropout = without_dropout.clone();
+        with_dropout
+            .transforms
+            .push(TransformConfig::Dropout(CodeDropoutConfig {
+                input: "z".into(),
+                rate: self.code_dropout,
+            }));
+        let mut models = vec![("dropout", with_dropout), ("no_dropout", without_dropout)];
+        if self.beta > 0.0 {
+            let mut beta_vae = AutoencoderConfig::vae(&self.hidden, self.code);
+            beta_vae.input = self.input;
+            beta_vae.transforms = vec![TransformConfig::Gaussian(GaussianSamplerConfig {
+                kl_weight: self.beta,
+                ..Default::default()
+            })];
+            models.push(("beta_vae", beta_vae));
+        }
+        for (_, model) in &models {
+            model.validate()?;
+        }
+        Ok(models)
+    }
+
+    /// Trains and scores every pipeline of [`IndependentConfig::models`] in turn
+    /// ([`train_and_score`]), each in the sub-folder of `out` named after it, with `train`
+    /// settings on the images of `sprites` (`data`: training and test images; `truth`: the
+    /// test images' factors).
+    pub fn train_and_score_each(
+        &self,
+        out: &Path,
+        (sprites, train): (&SpritesConfig, &TrainConfig),
+        data: (&ImageDataset, &ImageDataset),
+        truth: &FactorTruth,
+    ) -> Result<Vec<(&'static str, Scored)>, TrainError> {
+        let models = self.models()?;
+        eprintln!(
+            "training {} autoencoders ({} code units; code dropout {} and none) on {} sprites of {}×{}",
+            models.len(),
+            self.code,
+            self.code_dropout,
+            data.0.len(),
+            sprites.size,
+            sprites.size
+        );
+        let mut scored = Vec::with_capacity(models.len());
+        for (name, model) in models {
+            eprintln!("{name}:");
+            let spec = SpritesRun {
+                sprites: sprites.clone(),
+                model,
+                train: train.clone(),
+            };
+            scored.push((name, train_and_score(&out.join(name), spec, data, truth)?));
+        }
+        Ok(scored)
+    }
+}
+
+/// The sprites' true factors, discretized: what [`code_mig`] scores a code against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactorTruth {
+    /// Row-major `N × names.len()` discrete factors ([`discrete_factors`]).
+    pub factors: Vec<usize>,
+    /// The factors' names.
+    pub names: &'static [&'static str],
+    /// Equal-width bins of the continuous factors and of the code units.
+    pub bins: usize,
+}
+
+impl FactorTruth {
+    /// The factors of `data` in `bins` bins.
+    pub fn new(data: &SpritesDataset, bins: usize) -> Result<Self, TrainError> {
+        Ok(Self {
+            factors: discrete_factors(data, bins)?,
+            names: data.factor_names(),
+            bins,
+        })
+    }
+
+    /// The per-factor gaps of `report` by factor name.
+    pub fn per_factor(&self, report: &MigReport) -> serde_json::Map<String, serde_json::Value> {
+        self.names
+            .iter()
+            .zip(&report.per_factor)
+            .map(|(name, gap)| (name.to_string(), serde_json::json!(gap)))
+            .collect()
+    }
+}
+
+/// The MIG of the evaluation-mode code group `group` of `data` (whose factors are `truth`).
+pub fn code_mig(
+    net: &Autoencoder,
+    group: &str,
+    data: &ImageDataset,
+    truth: &FactorTruth,
+) -> Result<MigReport, TrainError> {
+    let codes = encode_dataset(net, data, group)?;
+    let dims = codes.size()[1] as usize;
+    let values = Vec::<f32>::try_from(codes.to_device(Device::Cpu).reshape([-1]))?;
+    Ok(mig(
+        &values,
+        dims,
+        &truth.factors,
+        truth.names.len(),
+        truth.bins,
+    )?)
+}
+
+/// One trained pipeline and its scores.
+#[derive(Debug)]
+pub struct Scored {
+    /// The model.
+    pub model: AutoencoderModel,
+    /// MIG of its code ([`AutoencoderConfig::code_group`]) on the test sprites.
+    pub mig: MigReport,
+    /// Squared error per pixel of its test reconstructions.
+    pub test_reconstruction_mse: f64,
+    /// Its test reconstruction loss.
+    pub test_bce: f64,
+    /// Seconds of training.
+    pub train_seconds: f64,
+}
+
+/// Trains `spec` in a fresh [`Run`] in `dir`, from libtorch seeded with its training seed
+/// (so every pipeline starts alike), scoring `test` after each epoch; then scores it
+/// against `truth`, the factors of `test`.
+pub fn train_and_score(
+    dir: &Path,
+    spec: SpritesRun<AutoencoderConfig>,
+    (train, test): (&ImageDataset, &ImageDataset),
+    truth: &FactorTruth,
+) -> Result<Scored, TrainError> {
+    tch::manual_seed(spec.train.seed as i64);
+    let mut model = AutoencoderModel::new(&spec.model, train.images().device())?;
+    let run = Run::create(dir, spec)?;
+    let evaluation = Evaluation {
+        name: "test",
+        data: test,
+    };
+    let report = run.train(&mut model, train, Some(evaluation))?;
+    let group = run.config().model.code_group();
+    Ok(Scored {
+        mig: code_mig(model.net(), &group, test, truth)?,
+        test_reconstruction_mse: reconstruction_mse(model.net(), test)?,
+        test_bce: evaluate(&model, test, EVAL_BATCH)?["reconstruction"],
+        train_seconds: report.state.train_seconds,
+        model,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TrainConfig;
+    use aecraft_data::sprites::{SpriteLabels, SpritesConfig};
+
+    fn config(beta: f64) -> IndependentConfig {
+        IndependentConfig {
+            input: 144,
+            code: 3,
+            hidden: vec![16],
+            code_dropout: 0.2,
+            beta,
+        }
+    }
+
+    #[test]
+    fn the_models_are_named_and_the_beta_vae_is_optional() {
+        let names = |c: IndependentConfig| -> Vec<&str> {
+            c.models().unwrap().into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names(config(4.0)), ["dropout", "no_dropout", "beta_vae"]);
+        assert_eq!(names(config(0.0)), ["dropout", "no_dropout"]);
+        let models = config(4.0).models().unwrap();
+        assert_eq!(models[2].1.code_group(), "z_mean");
+        assert!(models.iter().all(|(_, m)| m.input == 144));
+        assert!(config(-1.0).models().is_err());
+    }
+
+    #[test]
+    fn a_model_is_trained_in_its_folder_and_scored_against_the_factors() {
+        tch::manual_seed(0);
+        let sprites = SpritesConfig {
+            size: 12,
+            count: 64,
+            seed: 3,
+            vary_intensity: false,
+        };
+        let data = SpritesDataset::generate(&sprites).unwrap();
+        let truth = FactorTruth::new(&data, 10).unwrap();
+        assert_eq!(truth.names.len(), 5);
+        let images = data.to_image_dataset(SpriteLabels::Shape).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let train = TrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            ..Default::default()
+        };
+        let data = (&images, &images);
+        let all = config(0.0)
+            .train_and_score_each(dir.path(), (&sprites, &train), data, &truth)
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        let (name, scored) = &all[0];
+        assert_eq!(*name, "dropout");
+        assert!((0.0..=1.0).contains(&scored.mig.mig), "{:?}", scored.mig);
+        assert!(scored.test_reconstruction_mse > 0.0 && scored.test_bce > 0.0);
+        for folder in ["dropout", "no_dropout"] {
+            assert!(dir.path().join(folder).join("config.json").is_file());
+        }
+        let per_factor = truth.per_factor(&scored.mig);
+        assert_eq!(per_factor.len(), 5);
+        assert!(per_factor.contains_key("rotation"));
+    }
+}
