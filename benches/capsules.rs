@@ -2,7 +2,8 @@
 //! (C = 1 with 28×28 templates, the flagship, and C = 4 with 12×12 templates): a forward and
 //! backward pass rendering each image's chosen cluster only, the same rendering every cluster
 //! (K times the warps), the forward-only rendering of every cluster that chooses the cluster
-//! by reconstruction, and one whole training step of the capsule clustering model, choosing
+//! by reconstruction, and one whole training step of the flagship (the clustering
+//! autoencoder with the capsule generator, the cluster chosen by reconstruction), choosing
 //! among 4 + 4 candidate clusters (the flagship) or among all 25. One libtorch thread, as the
 //! examples run on the shared machine (`--threads 1`).
 
@@ -10,8 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use aecraft::generators::CapsuleGeneratorConfig;
-use aecraft::train::capsule_clustering::{CapsuleClusteringConfig, CapsuleClusteringModel};
-use aecraft::train::{AdamConfig, Batch, TrainModel};
+use aecraft::train::{AdamConfig, Batch, ClusterAutoencoder, ClusterAutoencoderConfig, TrainModel};
 
 const BATCH: i64 = 256;
 const CLUSTERS: i64 = 25;
@@ -70,11 +70,8 @@ fn training_step(c: &mut Criterion) {
     // The flagship renders 4 + 4 candidate clusters per image to choose; 0 renders all 25.
     for candidates in [4, 0] {
         tch::manual_seed(0);
-        let config = CapsuleClusteringConfig {
-            candidates,
-            ..Default::default()
-        };
-        let mut model = CapsuleClusteringModel::new(&config, Device::Cpu).unwrap();
+        let config = ClusterAutoencoderConfig::flagship(generator_config(1, 28), candidates, 0);
+        let mut model = ClusterAutoencoder::new(&config, Device::Cpu).unwrap();
         let mut adam = AdamConfig::default().build(model.var_store()).unwrap();
         let batch = Batch {
             images: Tensor::rand([BATCH, 784], (Kind::Float, Device::Cpu)),

@@ -2,12 +2,14 @@
 //! training images, is scored with labels revealed only for the metrics, and writes its
 //! pictures and weights, as the `clustering` example does on MNIST.
 
-use aecraft::generators::{KMeansConfig, MixtureConfig};
+use aecraft::codes::Code;
+use aecraft::generators::{CapsuleGeneratorConfig, KMeansConfig, MixtureConfig};
 use aecraft::prelude::*;
+use aecraft::train::cluster_run::{cluster_and_score, ClusteringConfig};
 use aecraft::train::clustering::{clustering_metrics, save_cluster_pictures, ClusterModel};
 use aecraft::train::{
-    ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig,
-    GaussianMixtureModel, KMeansModel,
+    evaluate, ClusterAutoencoder, ClusterAutoencoderConfig, ClusterGenerator, ClusterVariant,
+    GaussianMixtureConfig, GaussianMixtureModel, KMeansModel, Run, RunSpec,
 };
 use tch::{Device, Kind, Tensor};
 
@@ -85,17 +87,32 @@ fn kmeans_and_the_mixture_recover_three_kinds_and_save_their_weights() {
 fn the_discrete_clustering_autoencoder_recovers_three_kinds() {
     let train = three_kinds(64, 1);
     tch::manual_seed(0);
-    let config = ClusterAutoencoderConfig {
+    let config = three_clusters(ClusterVariant::Discrete, ClusterGenerator::Mlp);
+    let mut model = ClusterAutoencoder::new(&config, Device::Cpu).unwrap();
+    fit(&mut model, &train, 30);
+    assert_eq!(score(&model, &train), 1.0);
+}
+
+/// A clustering autoencoder of 3 clusters for 4×4 images: `variant`, drawn by `generator`.
+fn three_clusters(
+    variant: ClusterVariant,
+    generator: ClusterGenerator,
+) -> ClusterAutoencoderConfig {
+    ClusterAutoencoderConfig {
         input: 16,
         hidden: vec![32],
         clusters: 3,
-        variant: ClusterVariant::Discrete,
+        variant,
         usage_weight: 5.0,
+        generator,
         ..Default::default()
-    };
-    let mut model = ClusterAutoencoder::new(&config, Device::Cpu).unwrap();
+    }
+}
+
+/// Trains `model` on `train` for `epochs` epochs (batches of 32, Adam at 1e-2).
+fn fit(model: &mut ClusterAutoencoder, train: &ImageDataset, epochs: usize) {
     let trainer = Trainer::new(TrainConfig {
-        epochs: 30,
+        epochs,
         batch_size: 32,
         optimizer: AdamConfig {
             lr: 1e-2,
@@ -104,9 +121,112 @@ fn the_discrete_clustering_autoencoder_recovers_three_kinds() {
         ..Default::default()
     })
     .unwrap();
-    let mut optimizer = trainer.optimizer(&model).unwrap();
+    let (mut optimizer, state) = trainer.start(model, train, None).unwrap();
     trainer
-        .fit(&mut model, &mut optimizer, &train, None, Default::default())
+        .fit(model, &mut optimizer, train, None, state)
         .unwrap();
-    assert_eq!(score(&model, &train), 1.0);
+}
+
+/// The capsule generator at 4×4: one 4×4 template per cluster, three clusters.
+fn capsules() -> CapsuleGeneratorConfig {
+    CapsuleGeneratorConfig {
+        clusters: 3,
+        template_height: 4,
+        template_width: 4,
+        canvas_height: 4,
+        canvas_width: 4,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn free_units_with_the_capsule_generator_train_through_the_same_pipeline() {
+    // The talk's clustering autoencoder with free units, its generator the capsule
+    // generator: the free units are each cluster's pose units, the choice the softmax.
+    let train = three_kinds(64, 1);
+    tch::manual_seed(0);
+    let generator = ClusterGenerator::Capsules(capsules());
+    let config = three_clusters(ClusterVariant::Free, generator);
+    let mut model = ClusterAutoencoder::new(&config, Device::Cpu).unwrap();
+    let reconstruction = |model: &ClusterAutoencoder| evaluate(model, &train, 192).unwrap();
+    let before = reconstruction(&model);
+    fit(&mut model, &train, 30);
+    let after = reconstruction(&model);
+    let names: Vec<&String> = after.keys().collect();
+    assert_eq!(names, ["loss", "reconstruction", "usage"]);
+    assert!(
+        after["reconstruction"] < 0.5 * before["reconstruction"],
+        "{after:?} vs {before:?}"
+    );
+    // The free units are read: moving a cluster's pose moves its drawing.
+    let net = model.model().net();
+    let mut code = Code::new();
+    code.insert("cluster", Tensor::eye(3, (Kind::Float, Device::Cpu)));
+    let pose_width = capsules().pose_width();
+    code.insert(
+        "pose",
+        Tensor::zeros([3, pose_width], (Kind::Float, Device::Cpu)),
+    );
+    let at_rest = net.generate(&code, false).unwrap();
+    code.insert(
+        "pose",
+        Tensor::ones([3, pose_width], (Kind::Float, Device::Cpu)),
+    );
+    assert!(!net
+        .generate(&code, false)
+        .unwrap()
+        .allclose(&at_rest, 1e-4, 1e-4, false));
+    // Assignments by the softmax, q(k|x) as confidence; the templates are the prototypes.
+    let assignments = model.assign(&train).unwrap();
+    assert!(assignments
+        .confidence
+        .iter()
+        .all(|&q| (0.0..=1.0).contains(&q)));
+    assert!(model
+        .prototypes()
+        .unwrap()
+        .allclose(&at_rest, 1e-5, 1e-5, false));
+    assert!(score(&model, &train) >= 2.0 / 3.0);
+}
+
+#[test]
+fn the_flagship_run_chooses_by_reconstruction_and_writes_its_metrics_and_pictures() {
+    let train = three_kinds(40, 1);
+    let eval = three_kinds(10, 2);
+    tch::manual_seed(0);
+    let mut flagship = ClusterAutoencoderConfig::flagship(capsules(), 1, 3);
+    flagship.hidden = vec![32];
+    let model = ClusteringConfig::Autoencoder(flagship);
+    model.validate().unwrap();
+    let spec = RunSpec {
+        train: TrainConfig {
+            epochs: model.default_epochs(),
+            batch_size: 30,
+            ..Default::default()
+        },
+        model,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run::create(dir.path(), spec).unwrap();
+    let metrics = cluster_and_score(&run, &train, &eval, "test").unwrap();
+    assert_eq!(metrics["generator"], "capsules");
+    assert!(metrics["variant"].is_null());
+    assert_eq!(metrics["clusters"], 3);
+    assert_eq!(metrics["epochs"], 6);
+    assert_eq!(metrics["candidates"], 1);
+    // k-means starts every template at a kind; choosing by reconstruction keeps them apart.
+    assert_eq!(metrics["one_label_accuracy"], 1.0, "{metrics}");
+    assert_eq!(metrics["clusters_used"], 3);
+    for file in [
+        "config.json",
+        "checkpoint/model.safetensors",
+        "log.jsonl",
+        "metrics.json",
+        "templates.png",
+        "clusters.png",
+        "cluster_sizes.png",
+        "reconstructions.png",
+    ] {
+        assert!(dir.path().join(file).is_file(), "{file}");
+    }
 }

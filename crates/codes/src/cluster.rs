@@ -1,6 +1,11 @@
 //! The cluster-choice code: a softmax over K logits, made (nearly) discrete in training by
 //! noise on the logits (the talk's "discretization"), optionally straight-through, and exactly
-//! one-hot in evaluation.
+//! one-hot in evaluation; or, as an option, the cluster chosen by reconstruction (hard EM,
+//! [`ReconstructionChoiceConfig`]), a step the pipeline takes with its generator.
+//!
+//! The groups it reads and writes are named by [`ClusterChoiceConfig`]'s accessors
+//! ([`ClusterChoiceConfig::choice_group`], [`ClusterChoiceConfig::logits_group`],
+//! [`ClusterChoiceConfig::probs_group`]), so no other crate spells them out.
 
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -8,7 +13,11 @@ use tch::Tensor;
 use aecraft_tensor::ops::straight_through;
 
 use crate::transform::input_width;
-use crate::{Code, CodeTransform, CodesError, GroupWidths};
+use crate::{Code, CodeTransform, CodesError, GroupWidths, ReconstructionChoiceConfig};
+
+/// The default name of the cluster group: the encoder's K logits, and the choice written
+/// over them. Generators that read a cluster choice default to it.
+pub const CLUSTER_GROUP: &str = "cluster";
 
 /// The noise added to the logits in training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,22 +48,44 @@ pub struct ClusterChoiceConfig {
     pub temperature: f64,
     /// In training, output the hard one-hot of the noisy argmax, with the soft gradients.
     pub straight_through: bool,
+    /// Choose the cluster by reconstruction instead (hard EM): the pipeline renders candidate
+    /// clusters with its generator and keeps the one that reconstructs best, and trains the
+    /// logits toward it. The transform itself then writes the one-hot argmax of the logits
+    /// (no noise), which the pipeline's choice replaces. `None`: the softmax choice above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_reconstruction: Option<ReconstructionChoiceConfig>,
 }
 
 impl Default for ClusterChoiceConfig {
     fn default() -> Self {
         Self {
-            input: "cluster".into(),
-            output: "cluster".into(),
+            input: CLUSTER_GROUP.into(),
+            output: CLUSTER_GROUP.into(),
             noise: ChoiceNoise::None,
             noise_scale: 1.0,
             temperature: 1.0,
             straight_through: false,
+            by_reconstruction: None,
         }
     }
 }
 
 impl ClusterChoiceConfig {
+    /// The group holding the choice, `[B, K]`: [`ClusterChoiceConfig::output`].
+    pub fn choice_group(&self) -> &str {
+        &self.output
+    }
+
+    /// The group holding the clean logits, `[B, K]`: `<output>_logits`.
+    pub fn logits_group(&self) -> String {
+        format!("{}_logits", self.output)
+    }
+
+    /// The group holding q(k|x), the softmax of the clean logits, `[B, K]`: `<output>_probs`.
+    pub fn probs_group(&self) -> String {
+        format!("{}_probs", self.output)
+    }
+
     /// See [`crate::TransformConfig::infer_widths`].
     pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
         let width = input_width(widths, &self.input, "cluster_choice")?;
@@ -79,11 +110,10 @@ impl ClusterChoiceConfig {
                 "must be a finite number > 0",
             ));
         }
-        for name in [
-            self.output.clone(),
-            format!("{}_logits", self.output),
-            format!("{}_probs", self.output),
-        ] {
+        if let Some(by_reconstruction) = &self.by_reconstruction {
+            by_reconstruction.validate()?;
+        }
+        for name in [self.output.clone(), self.logits_group(), self.probs_group()] {
             widths.insert(name, width);
         }
         Ok(())
@@ -105,6 +135,9 @@ impl ClusterChoiceConfig {
 ///
 /// Both modes also write the clean logits (`<output>_logits`) and q(k|x) = `softmax(logits)`
 /// (`<output>_probs`), the model's confidence, which a usage prior can read.
+///
+/// With [`ClusterChoiceConfig::by_reconstruction`], both modes write the one-hot argmax of the
+/// clean logits; the pipeline then replaces it with the cluster that reconstructs best.
 #[derive(Debug)]
 pub struct ClusterChoice {
     config: ClusterChoiceConfig,
@@ -136,7 +169,7 @@ impl CodeTransform for ClusterChoice {
     /// `<output>_probs`.
     fn apply(&self, code: &mut Code, train: bool) -> Result<(), CodesError> {
         let logits = code.take(&self.config.input)?;
-        let choice = if train {
+        let choice = if train && self.config.by_reconstruction.is_none() {
             let noisy = self.noisy(&logits);
             let soft = (&noisy / self.config.temperature).softmax(-1, logits.kind());
             if self.config.straight_through {
@@ -147,10 +180,9 @@ impl CodeTransform for ClusterChoice {
         } else {
             one_hot_argmax(&logits)
         };
-        let output = &self.config.output;
-        code.insert(format!("{output}_probs"), logits.softmax(-1, logits.kind()));
-        code.insert(format!("{output}_logits"), logits);
-        code.insert(output.clone(), choice);
+        code.insert(self.config.probs_group(), logits.softmax(-1, logits.kind()));
+        code.insert(self.config.logits_group(), logits);
+        code.insert(self.config.output.clone(), choice);
         Ok(())
     }
 }
@@ -293,6 +325,27 @@ mod tests {
         };
         let std = choice.noisy(&logits).std(true).double_value(&[]);
         assert!((std - 2.0).abs() < 0.1, "{std}");
+    }
+
+    #[test]
+    fn by_reconstruction_writes_the_noiseless_argmax_for_the_pipeline_to_replace() {
+        tch::manual_seed(0);
+        let config = ClusterChoiceConfig {
+            by_reconstruction: Some(ReconstructionChoiceConfig::default()),
+            ..noisy_config(ChoiceNoise::Gaussian, false)
+        };
+        let logits = Tensor::from_slice(&[0.0f32, 1.0, 0.5, 3.0, 2.0, 2.5]).view([2, 3]);
+        let code = apply(&config, &logits, true);
+        let choice = code.get(config.choice_group()).unwrap();
+        assert!(choice.equal(&one_hot_argmax(&logits)));
+        assert!(code.get(&config.logits_group()).unwrap().equal(&logits));
+        assert_eq!(code.get(&config.probs_group()).unwrap().size(), [2, 3]);
+        // Serialized without the option, a configuration reads back without it.
+        let plain = serde_json::to_string(&ClusterChoiceConfig::default()).unwrap();
+        assert!(!plain.contains("by_reconstruction"), "{plain}");
+        let with: ClusterChoiceConfig =
+            serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+        assert_eq!(with, config);
     }
 
     #[test]

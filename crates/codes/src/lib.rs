@@ -27,7 +27,8 @@
 //!
 //! The toolbox:
 //! - structure: [`CodeLayout`] groups; [`GaussianSampler`] (the VAE's code);
-//!   [`ClusterChoice`] (a choice of one of K units);
+//!   [`ClusterChoice`] (a choice of one of K units, or, as an option, the cluster chosen by
+//!   reconstruction: [`ReconstructionChoiceConfig`]);
 //! - random edits: [`Binarizer`] (discretization noise on logistic units, with a
 //!   [`LinearSchedule`] for its scale), [`CodeDropout`];
 //! - deterministic edits: [`LabelInput`] (side information for the generator), [`Mask`];
@@ -41,6 +42,7 @@
 
 pub mod adversary;
 pub mod bits;
+pub mod by_reconstruction;
 pub mod class_means;
 pub mod cluster;
 pub mod code;
@@ -59,8 +61,9 @@ mod error;
 
 pub use adversary::{Adversary, AdversaryConfig, EncoderObjective};
 pub use bits::{BinarizeConfig, Binarizer};
+pub use by_reconstruction::ReconstructionChoiceConfig;
 pub use class_means::{ClassMeans, ClassMeansConfig};
-pub use cluster::{ChoiceNoise, ClusterChoice, ClusterChoiceConfig};
+pub use cluster::{ChoiceNoise, ClusterChoice, ClusterChoiceConfig, CLUSTER_GROUP};
 pub use code::{Code, Penalty};
 pub use decorrelation::{Decorrelation, DecorrelationConfig};
 pub use dropout::{CodeDropout, CodeDropoutConfig};

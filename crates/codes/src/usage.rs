@@ -32,7 +32,7 @@ pub struct UsagePriorConfig {
 impl Default for UsagePriorConfig {
     fn default() -> Self {
         Self {
-            input: "cluster_probs".into(),
+            input: crate::ClusterChoiceConfig::default().probs_group(),
             target: Vec::new(),
             weight: 1.0,
             name: "usage".into(),

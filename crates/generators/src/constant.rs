@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
-use aecraft_codes::{Code, GroupWidths};
+use aecraft_codes::{Code, GroupWidths, CLUSTER_GROUP};
 
-use crate::generator::input_width;
-use crate::{Generator, GeneratorsError, OutputKind};
+use crate::generator::{every_cluster_unless, input_width};
+use crate::{ClusterTemplates, Generator, GeneratorsError, OutputKind};
 
 /// Configuration of a [`ConstantGenerator`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,7 +20,7 @@ pub struct ConstantGeneratorConfig {
 impl Default for ConstantGeneratorConfig {
     fn default() -> Self {
         Self {
-            input: "cluster".into(),
+            input: CLUSTER_GROUP.into(),
         }
     }
 }
@@ -110,6 +110,56 @@ impl Generator for ConstantGenerator {
     fn output_kind(&self) -> OutputKind {
         OutputKind::Values
     }
+
+    /// The candidates' rows of the table, `[B, M, D]`.
+    fn render_candidates(
+        &self,
+        code: &Code,
+        group: &str,
+        candidates: Option<&Tensor>,
+        _train: bool,
+    ) -> Result<Tensor, GeneratorsError> {
+        let choice = code.get(group)?;
+        let b = choice.size()[0];
+        let k = self.table.size()[0];
+        let candidates = every_cluster_unless(candidates, b, k, choice.device());
+        let m = candidates.size()[1];
+        Ok(self
+            .table
+            .f_index_select(0, &candidates.flatten(0, 1))?
+            .view([b, m, -1]))
+    }
+
+    fn templates(&self) -> Option<&dyn ClusterTemplates> {
+        Some(self)
+    }
+
+    fn templates_mut(&mut self) -> Option<&mut dyn ClusterTemplates> {
+        Some(self)
+    }
+}
+
+impl ClusterTemplates for ConstantGenerator {
+    fn clusters(&self) -> i64 {
+        self.table.size()[0]
+    }
+
+    /// The constants, clamped to `[0, 1]`.
+    fn prototypes(&self) -> Tensor {
+        self.table.detach().clamp(0.0, 1.0)
+    }
+
+    fn set_prototypes(&mut self, images: &Tensor) -> Result<(), GeneratorsError> {
+        self.set_table(&images.to_kind(self.table.kind()))
+    }
+
+    fn copy_cluster(&mut self, source: i64, target: i64, noise: f64) {
+        tch::no_grad(|| {
+            let from = self.table.get(source);
+            let noisy = &from + (from.rand_like() - 0.5) * (2.0 * noise);
+            self.table.get(target).copy_(&noisy);
+        });
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +193,50 @@ mod tests {
         assert!(generator
             .set_table(&Tensor::zeros([2, 2], (Kind::Float, Device::Cpu)))
             .is_err());
+    }
+
+    #[test]
+    fn candidates_are_table_rows_and_the_templates_are_the_table() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let widths = GroupWidths::from([("cluster".to_owned(), 3)]);
+        let mut generator = ConstantGeneratorConfig::default()
+            .build(&vs.root(), &widths, 2)
+            .unwrap();
+        let rows = Tensor::from_slice(&[0.1f32, 0.2, 0.3, 0.4, 0.5, 0.6]).view([3, 2]);
+        generator.set_prototypes(&rows).unwrap();
+        let mut code = Code::new();
+        code.insert("cluster", Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)));
+        let candidates = Tensor::from_slice(&[2i64, 0, 1, 1]).view([2, 2]);
+        let fast = generator
+            .render_candidates(&code, "cluster", Some(&candidates), false)
+            .unwrap();
+        // The default (one-hots substituted into the code) gives the same.
+        #[derive(Debug)]
+        struct Plain<'a>(&'a ConstantGenerator);
+        impl Generator for Plain<'_> {
+            fn generate(&self, code: &Code, train: bool) -> Result<Tensor, GeneratorsError> {
+                self.0.generate(code, train)
+            }
+            fn output_kind(&self) -> OutputKind {
+                OutputKind::Values
+            }
+        }
+        let slow = Plain(&generator)
+            .render_candidates(&code, "cluster", Some(&candidates), false)
+            .unwrap();
+        assert_eq!(fast.size(), [2, 2, 2]);
+        assert!(fast.allclose(&slow, 0.0, 0.0, false));
+        assert_eq!(fast.double_value(&[0, 0, 1]) as f32, 0.6);
+        let all = generator
+            .render_candidates(&code, "cluster", None, false)
+            .unwrap();
+        assert!(all.get(1).allclose(&rows, 0.0, 0.0, false));
+        generator.copy_cluster(0, 2, 0.01);
+        let copied = generator.table().get(2) - rows.get(0);
+        assert!(copied.abs().max().double_value(&[]) <= 0.01 + 1e-7);
+        assert!(generator
+            .prototypes()
+            .equal(&generator.table().clamp(0.0, 1.0)));
     }
 }

@@ -6,8 +6,8 @@ use tch::{nn, Tensor};
 use aecraft_codes::{Code, GroupWidths};
 
 use crate::{
-    CapsuleGeneratorConfig, ConstantGeneratorConfig, GeneratorsError, MlpGeneratorConfig,
-    SurrogateConfig,
+    CapsuleGeneratorConfig, ClusterTemplates, ConstantGeneratorConfig, GeneratorsError,
+    MlpGeneratorConfig, SurrogateConfig,
 };
 
 /// What a generator's output means, which decides how reconstruction is scored.
@@ -27,6 +27,61 @@ pub trait Generator: std::fmt::Debug {
 
     /// What the output means.
     fn output_kind(&self) -> OutputKind;
+
+    /// Draws each image `b` once per candidate cluster `candidates[b, m]` (`[B, M]` int64;
+    /// `None`: every cluster, `M = K`), the cluster choice in `group` (`[B, K]`) replaced by
+    /// that cluster's one-hot and every other group kept: `[B, M, D]`, in the units of
+    /// [`Generator::generate`]. This is what choosing the cluster by reconstruction renders.
+    ///
+    /// The default repeats every group M times and generates once; a generator that draws
+    /// per cluster can do better (the capsule generator warps only the candidates'
+    /// templates).
+    fn render_candidates(
+        &self,
+        code: &Code,
+        group: &str,
+        candidates: Option<&Tensor>,
+        train: bool,
+    ) -> Result<Tensor, GeneratorsError> {
+        let choice = code.get(group)?;
+        let (b, k) = (choice.size()[0], choice.size()[1]);
+        let candidates = every_cluster_unless(candidates, b, k, choice.device());
+        let m = candidates.size()[1];
+        let mut repeated = Code::new();
+        for name in code.names() {
+            let units = code.get(&name)?.repeat_interleave_self_int(m, 0, None);
+            repeated.insert(name, units);
+        }
+        let one_hots = candidates.flatten(0, 1).one_hot(k).to_kind(choice.kind());
+        repeated.insert(group, one_hots);
+        Ok(self.generate(&repeated, train)?.view([b, m, -1]))
+    }
+
+    /// The generator's per-cluster templates, if it draws each cluster from learned
+    /// constants of its own (what k-means initialization and re-seeding edit).
+    fn templates(&self) -> Option<&dyn ClusterTemplates> {
+        None
+    }
+
+    /// [`Generator::templates`], mutably.
+    fn templates_mut(&mut self) -> Option<&mut dyn ClusterTemplates> {
+        None
+    }
+}
+
+/// `candidates` when given, else every cluster for every image: `[B, K]` = `0..K` per row.
+pub fn every_cluster_unless(
+    candidates: Option<&Tensor>,
+    batch: i64,
+    clusters: i64,
+    device: tch::Device,
+) -> Tensor {
+    match candidates {
+        Some(candidates) => candidates.shallow_clone(),
+        None => Tensor::arange(clusters, (tch::Kind::Int64, device))
+            .unsqueeze(0)
+            .expand([batch, clusters], false),
+    }
 }
 
 /// Every generator aecraft offers, as configuration.

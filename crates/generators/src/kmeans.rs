@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
-use aecraft_codes::{Code, GroupWidths};
+use aecraft_codes::{Code, GroupWidths, CLUSTER_GROUP};
 
 use crate::{ConstantGenerator, ConstantGeneratorConfig, Generator, GeneratorsError};
 
@@ -73,7 +73,7 @@ impl KMeansConfig {
     /// Builds the model for `dims`-feature inputs, its centroids under `path`.
     pub fn build(&self, path: &nn::Path, dims: i64) -> Result<KMeans, GeneratorsError> {
         self.validate()?;
-        let widths = GroupWidths::from([("cluster".to_owned(), self.clusters)]);
+        let widths = GroupWidths::from([(CLUSTER_GROUP.to_owned(), self.clusters)]);
         Ok(KMeans {
             config: self.clone(),
             generator: ConstantGeneratorConfig::default().build(path, &widths, dims)?,
@@ -146,7 +146,7 @@ impl KMeans {
         let (clusters, _) = self.nearest(x)?;
         let mut code = Code::new();
         code.insert(
-            "cluster",
+            CLUSTER_GROUP,
             clusters.one_hot(self.config.clusters).to_kind(x.kind()),
         );
         Ok(code)

@@ -32,6 +32,11 @@
 //! - [`capsules`]: the computer-graphics generator: templates warped by bounded affine poses.
 //! - [`surrogate`]: a frozen learned approximation of a real renderer, fed with renderer
 //!   parameters; [`translation`] optionally places what it draws.
+//! - [`templates`]: [`ClusterTemplates`], what a generator that draws each cluster from
+//!   templates of its own (capsules, constant) offers the clustering driver parts.
+//!
+//! Any generator can render an image once per candidate cluster
+//! ([`Generator::render_candidates`]), which choosing the cluster by reconstruction needs.
 //!
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
@@ -44,6 +49,7 @@ pub mod mixture;
 pub mod mlp;
 pub mod pca;
 pub mod surrogate;
+pub mod templates;
 pub mod translation;
 
 mod error;
@@ -60,4 +66,5 @@ pub use surrogate::{
     CategoricalMode, ParamLayout, ParamSegment, SurrogateConfig, SurrogateGenerator,
     SurrogateNetwork,
 };
+pub use templates::{ClusterTemplates, TemplateSheet};
 pub use translation::TranslationConfig;

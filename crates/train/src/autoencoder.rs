@@ -12,15 +12,17 @@ use aecraft_codes::{
     Code, CodeLayout, CodeTransform, GaussianSamplerConfig, GroupSpec, GroupWidths, Penalty,
     TransformConfig, LABEL_SIDE,
 };
-use aecraft_data::Batch;
+use aecraft_data::{Batch, ImageDataset};
 use aecraft_generators::{Generator, GeneratorConfig, MlpGeneratorConfig, OutputKind};
 use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
 use aecraft_tensor::MlpConfig;
 
 use crate::checkpoint::Checkpoint;
-use crate::encoder::{Encoder, EncoderLabelConfig, MlpEncoder};
+use crate::cluster_driver::ClusterDriver;
+use crate::encoder::{Encoder, EncoderHeadsConfig, EncoderLabelConfig, MlpEncoder};
 use crate::model::{Losses, TrainModel};
 use crate::optim::{Adam, AdamConfig};
+use crate::reconstruction_choice::ReconstructionChoice;
 use crate::TrainError;
 
 /// Configuration of an [`Autoencoder`].
@@ -105,8 +107,19 @@ impl AutoencoderConfig {
             .unwrap_or_else(|| "z".to_owned())
     }
 
-    /// Builds the pipeline under `path`.
+    /// Builds the pipeline under `path`, with the choice by reconstruction when the first
+    /// cluster choice that has one asks for it.
     pub fn build(&self, path: &nn::Path) -> Result<Autoencoder, TrainError> {
+        self.build_with_heads(path, None)
+    }
+
+    /// [`AutoencoderConfig::build`] with, when `heads` is given, one encoder output layer per
+    /// code group ([`MlpEncoder::with_heads`]).
+    pub fn build_with_heads(
+        &self,
+        path: &nn::Path,
+        heads: Option<&EncoderHeadsConfig>,
+    ) -> Result<Autoencoder, TrainError> {
         self.validate()?;
         let mut widths = self.code.validate()?;
         let mut transforms = Vec::with_capacity(self.transforms.len());
@@ -115,20 +128,40 @@ impl AutoencoderConfig {
             transforms.push(transform.build(&path, &widths)?);
             transform.infer_widths(&mut widths)?;
         }
-        let encoder = MlpEncoder::new(
-            &(path / "encoder"),
-            &self.encoder,
-            self.encoder_label.clone(),
-            self.input,
-            self.code.total_width(),
-        )?;
-        Ok(Autoencoder::from_parts(
+        let label = self.encoder_label.clone();
+        let encoder_path = path / "encoder";
+        let encoder = match heads {
+            None => MlpEncoder::new(
+                &encoder_path,
+                &self.encoder,
+                label,
+                self.input,
+                self.code.total_width(),
+            )?,
+            Some(heads) => MlpEncoder::with_heads(
+                &encoder_path,
+                &self.encoder,
+                label,
+                self.input,
+                &self.code,
+                heads,
+            )?,
+        };
+        let net = Autoencoder::from_parts(
             Box::new(encoder),
             self.code.clone(),
             transforms,
             self.generator
                 .build(&(path / "generator"), &widths, self.input)?,
-        ))
+        );
+        let choice = self.transforms.iter().find_map(|t| match t {
+            TransformConfig::ClusterChoice(choice) => ReconstructionChoice::of(choice),
+            _ => None,
+        });
+        Ok(match choice {
+            Some(choice) => net.with_choice(choice),
+            None => net,
+        })
     }
 }
 
@@ -144,6 +177,7 @@ pub struct Autoencoder {
     layout: CodeLayout,
     transforms: Vec<Box<dyn CodeTransform>>,
     generator: Box<dyn Generator>,
+    choice: Option<ReconstructionChoice>,
 }
 
 impl Autoencoder {
@@ -164,7 +198,40 @@ impl Autoencoder {
             layout,
             transforms,
             generator,
+            choice: None,
         }
+    }
+
+    /// The pipeline with the cluster chosen by reconstruction after the transforms (see
+    /// [`ReconstructionChoice`]).
+    pub fn with_choice(mut self, choice: ReconstructionChoice) -> Self {
+        self.choice = Some(choice);
+        self
+    }
+
+    /// The choice by reconstruction, if the pipeline has one.
+    pub fn choice(&self) -> Option<&ReconstructionChoice> {
+        self.choice.as_ref()
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &dyn Encoder {
+        self.encoder.as_ref()
+    }
+
+    /// How the encoder's output is split into groups.
+    pub fn layout(&self) -> &CodeLayout {
+        &self.layout
+    }
+
+    /// The generator.
+    pub fn generator(&self) -> &dyn Generator {
+        self.generator.as_ref()
+    }
+
+    /// The generator, mutably (e.g. to set its templates).
+    pub fn generator_mut(&mut self) -> &mut dyn Generator {
+        self.generator.as_mut()
     }
 
     /// Encodes images `[B, D]` and applies the transforms.
@@ -188,6 +255,22 @@ impl Autoencoder {
         }
         for transform in &self.transforms {
             transform.apply(&mut code, train)?;
+        }
+        Ok(code)
+    }
+
+    /// [`Autoencoder::encode_with_side`], then, with a choice by reconstruction, the choice
+    /// of `images`' clusters (training renders the candidates, evaluation every cluster):
+    /// the code the generator reads.
+    pub fn encode_and_choose(
+        &self,
+        images: &Tensor,
+        side: Vec<(String, Tensor)>,
+        train: bool,
+    ) -> Result<Code, TrainError> {
+        let mut code = self.encode_with_side(images, side, train)?;
+        if let Some(choice) = &self.choice {
+            choice.apply(self, &mut code, images, train)?;
         }
         Ok(code)
     }
@@ -220,7 +303,7 @@ impl Autoencoder {
     /// Reconstructions of `images` as pixel values, in evaluation mode.
     pub fn reconstruct(&self, images: &Tensor) -> Result<Tensor, TrainError> {
         tch::no_grad(|| {
-            let code = self.encode(images, false)?;
+            let code = self.encode_and_choose(images, Vec::new(), false)?;
             Ok(self.to_pixels(&self.generate(&code, false)?))
         })
     }
@@ -239,14 +322,14 @@ impl Autoencoder {
         self.losses_with_side(images, Vec::new(), train)
     }
 
-    /// The losses of `images` with side inputs (see [`Autoencoder::encode_with_side`]).
+    /// The losses of `images` with side inputs (see [`Autoencoder::encode_and_choose`]).
     pub fn losses_with_side(
         &self,
         images: &Tensor,
         side: Vec<(String, Tensor)>,
         train: bool,
     ) -> Result<Losses, TrainError> {
-        let code = self.encode_with_side(images, side, train)?;
+        let code = self.encode_and_choose(images, side, train)?;
         self.losses_of_code(&code, images, train)
     }
 
@@ -297,6 +380,7 @@ pub struct AutoencoderModel {
     vs: VarStore,
     net: Autoencoder,
     own_optimizers: Vec<Adam>,
+    clustering: Option<ClusterDriver>,
 }
 
 impl AutoencoderModel {
@@ -327,12 +411,27 @@ impl AutoencoderModel {
             vs,
             net,
             own_optimizers,
+            clustering: None,
         })
+    }
+
+    /// The model with the clustering driver parts in its training hooks: `driver`
+    /// initializes the generator's templates on a fresh run, counts the training images that
+    /// choose each cluster, re-seeds starved clusters after each epoch and projects the
+    /// templates after each step (see [`ClusterDriver`]).
+    pub fn with_clustering(mut self, driver: ClusterDriver) -> Self {
+        self.clustering = Some(driver);
+        self
     }
 
     /// The pipeline.
     pub fn net(&self) -> &Autoencoder {
         &self.net
+    }
+
+    /// The pipeline, mutably (e.g. to set the generator's templates).
+    pub fn net_mut(&mut self) -> &mut Autoencoder {
+        &mut self.net
     }
 }
 
@@ -346,8 +445,27 @@ impl TrainModel for AutoencoderModel {
     }
 
     fn losses(&self, batch: &Batch, train: bool) -> Result<Losses, TrainError> {
-        self.net
-            .losses_with_side(&batch.images, side_inputs(batch), train)
+        let code = self
+            .net
+            .encode_and_choose(&batch.images, side_inputs(batch), train)?;
+        if let (true, Some(driver)) = (train, &self.clustering) {
+            driver.count(&code)?;
+        }
+        self.net.losses_of_code(&code, &batch.images, train)
+    }
+
+    fn initialize(&mut self, train: &ImageDataset) -> Result<(), TrainError> {
+        match &self.clustering {
+            Some(driver) => driver.initialize(&mut self.net, train),
+            None => Ok(()),
+        }
+    }
+
+    fn after_epoch(&mut self, _epoch: usize, _train: &ImageDataset) -> Result<(), TrainError> {
+        match &self.clustering {
+            Some(driver) => driver.after_epoch(&mut self.net),
+            None => Ok(()),
+        }
     }
 
     fn set_progress(&mut self, progress: f64) {
@@ -385,6 +503,9 @@ impl TrainModel for AutoencoderModel {
                     optimizer.zero_grad();
                 }
             }
+        }
+        if let Some(driver) = &self.clustering {
+            driver.after_step(&mut self.net)?;
         }
         Ok(())
     }

@@ -1,12 +1,14 @@
 //! The first part of the pipeline: the [`Encoder`] trait, images to a raw code, and the
 //! built-in [`MlpEncoder`], which may also read a side label next to the image (a
-//! conditional encoder, as in a conditional VAE).
+//! conditional encoder, as in a conditional VAE), and may end in one output layer per code
+//! group ([`EncoderHeadsConfig`]), some of them starting at zero.
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
 
-use aecraft_codes::{one_hot_labels, LABEL_SIDE};
+use aecraft_codes::{one_hot_labels, CodeLayout, LABEL_SIDE};
+use aecraft_tensor::mlp::Activation;
 use aecraft_tensor::{Mlp, MlpConfig};
 
 use crate::TrainError;
@@ -21,6 +23,26 @@ pub trait Encoder: std::fmt::Debug {
         side: &[(String, Tensor)],
         train: bool,
     ) -> Result<Tensor, TrainError>;
+
+    /// Copies the weights that produce the raw code units `from..from + len` onto those that
+    /// produce `to..to + len`, so that the copied units compute the same function (re-seeding
+    /// a cluster copies its logit and its pose units). Returns whether it could; by default
+    /// an encoder cannot and keeps its weights.
+    fn copy_units(&self, _from: i64, _to: i64, _len: i64) -> Result<bool, TrainError> {
+        Ok(false)
+    }
+}
+
+/// An MLP encoder's last layer as one output layer per code group, in the layout's order, on
+/// the features of the hidden layers (after their activation). Each head starts like any
+/// linear layer, or, for the groups named in `zero`, at zero weights and biases, so that
+/// those units start at 0 for every image (the capsule generator's poses then start at the
+/// identity).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderHeadsConfig {
+    /// The groups whose head starts at zero.
+    pub zero: Vec<String>,
 }
 
 /// A side label that the encoder reads next to the image: its one-hot encoding is
@@ -57,16 +79,21 @@ impl EncoderLabelConfig {
     }
 }
 
-/// An MLP from the pixels (and optionally a one-hot side label) to the raw code.
+/// An MLP from the pixels (and optionally a one-hot side label) to the raw code: hidden
+/// layers (the trunk), then one output layer for the whole code or one per code group.
 #[derive(Debug)]
 pub struct MlpEncoder {
-    mlp: Mlp,
+    /// The hidden layers; `None` when there are none (the heads then read the input).
+    trunk: Option<Mlp>,
+    activation: Activation,
+    /// The output layers, each with the first raw unit it writes, in output order.
+    heads: Vec<(i64, nn::Linear)>,
     label: Option<EncoderLabelConfig>,
 }
 
 impl MlpEncoder {
     /// Builds the MLP `mlp` under `path`, from `input` pixels (plus the label's classes) to
-    /// `output` code units.
+    /// `output` code units (variables `layer0`, `layer1`, …, the last one the output layer).
     pub fn new(
         path: &nn::Path,
         mlp: &MlpConfig,
@@ -74,14 +101,134 @@ impl MlpEncoder {
         input: i64,
         output: i64,
     ) -> Result<Self, TrainError> {
-        if let Some(label) = &label {
-            label.validate()?;
+        let (trunk, features) = Self::trunk(path, mlp, &label, input)?;
+        if output <= 0 {
+            return Err(TrainError::invalid(
+                "output",
+                output,
+                "MLP widths must be at least 1",
+            ));
         }
-        let label_width = label.as_ref().map_or(0, |l| l.classes);
+        let name = format!("layer{}", mlp.hidden.len());
+        let head = nn::linear(path / name, features, output, Default::default());
         Ok(Self {
-            mlp: mlp.build(path, input + label_width, output)?,
+            trunk,
+            activation: mlp.activation,
+            heads: vec![(0, head)],
             label,
         })
+    }
+
+    /// Builds the hidden layers of `mlp` under `path`, then one output layer per group of
+    /// `layout` (variables `head_<group>`), as `heads` says (see [`EncoderHeadsConfig`]).
+    pub fn with_heads(
+        path: &nn::Path,
+        mlp: &MlpConfig,
+        label: Option<EncoderLabelConfig>,
+        input: i64,
+        layout: &CodeLayout,
+        heads: &EncoderHeadsConfig,
+    ) -> Result<Self, TrainError> {
+        layout.validate()?;
+        if let Some(name) = heads
+            .zero
+            .iter()
+            .find(|n| !layout.0.iter().any(|g| &g.name == *n))
+        {
+            return Err(TrainError::invalid(
+                "encoder_heads.zero",
+                name,
+                "no such group in the code layout",
+            ));
+        }
+        let (trunk, features) = Self::trunk(path, mlp, &label, input)?;
+        let zero = nn::LinearConfig {
+            ws_init: nn::Init::Const(0.0),
+            bs_init: Some(nn::Init::Const(0.0)),
+            bias: true,
+        };
+        let mut start = 0;
+        let mut built = Vec::with_capacity(layout.0.len());
+        for group in &layout.0 {
+            let init = if heads.zero.contains(&group.name) {
+                zero
+            } else {
+                Default::default()
+            };
+            let name = format!("head_{}", group.name);
+            built.push((start, nn::linear(path / name, features, group.width, init)));
+            start += group.width;
+        }
+        Ok(Self {
+            trunk,
+            activation: mlp.activation,
+            heads: built,
+            label,
+        })
+    }
+
+    /// The hidden layers of `mlp` (`None` without any) and the width of their features.
+    fn trunk(
+        path: &nn::Path,
+        mlp: &MlpConfig,
+        label: &Option<EncoderLabelConfig>,
+        input: i64,
+    ) -> Result<(Option<Mlp>, i64), TrainError> {
+        mlp.validate("encoder")?;
+        if let Some(label) = label {
+            label.validate()?;
+        }
+        let input = input + label.as_ref().map_or(0, |l| l.classes);
+        Ok(match mlp.hidden.split_last() {
+            None => (None, input),
+            Some((&last, hidden)) => {
+                let layers = MlpConfig {
+                    hidden: hidden.to_vec(),
+                    activation: mlp.activation,
+                };
+                (Some(layers.build(path, input, last)?), last)
+            }
+        })
+    }
+
+    /// The raw code of `inputs` (pixels, plus the one-hot label if any).
+    fn forward(&self, inputs: &Tensor) -> Result<Tensor, TrainError> {
+        let features = match &self.trunk {
+            Some(trunk) => activate(self.activation, &trunk.forward(inputs)),
+            None => inputs.shallow_clone(),
+        };
+        match &self.heads[..] {
+            [(_, head)] => Ok(head.forward(&features)),
+            heads => {
+                let outputs: Vec<Tensor> =
+                    heads.iter().map(|(_, h)| h.forward(&features)).collect();
+                Ok(Tensor::f_cat(&outputs, 1)?)
+            }
+        }
+    }
+
+    /// The head that writes raw units `start..start + len`, and the first of them in it.
+    fn head_of(&self, start: i64, len: i64) -> Result<(&nn::Linear, i64), TrainError> {
+        self.heads
+            .iter()
+            .find(|(first, head)| *first <= start && start + len <= first + head.ws.size()[0])
+            .map(|(first, head)| (head, start - first))
+            .ok_or_else(|| {
+                TrainError::invalid(
+                    "encoder units",
+                    format!("{start}..{}", start + len),
+                    "the range must lie within one output layer",
+                )
+            })
+    }
+}
+
+/// `activation` applied to `x`, as between the layers of an [`Mlp`].
+fn activate(activation: Activation, x: &Tensor) -> Tensor {
+    match activation {
+        Activation::Relu => x.relu(),
+        Activation::Elu => x.elu(),
+        Activation::Tanh => x.tanh(),
     }
 }
 
@@ -93,7 +240,7 @@ impl Encoder for MlpEncoder {
         _train: bool,
     ) -> Result<Tensor, TrainError> {
         let Some(label) = &self.label else {
-            return Ok(self.mlp.forward(images));
+            return self.forward(images);
         };
         let (_, labels) = side
             .iter()
@@ -107,6 +254,124 @@ impl Encoder for MlpEncoder {
             })?;
         let one_hot = one_hot_labels(labels, label.classes, &label.side)?;
         let inputs = Tensor::f_cat(&[images, &one_hot.to_device(images.device())], 1)?;
-        Ok(self.mlp.forward(&inputs))
+        self.forward(&inputs)
+    }
+
+    /// Copies the output rows (weights and bias) of the units; both ranges must each lie
+    /// within one output layer.
+    fn copy_units(&self, from: i64, to: i64, len: i64) -> Result<bool, TrainError> {
+        let (source, from) = self.head_of(from, len)?;
+        let (target, to) = self.head_of(to, len)?;
+        tch::no_grad(|| {
+            let rows = source.ws.narrow(0, from, len).copy();
+            target.ws.narrow(0, to, len).copy_(&rows);
+            if let (Some(source), Some(target)) = (&source.bs, &target.bs) {
+                let values = source.narrow(0, from, len).copy();
+                target.narrow(0, to, len).copy_(&values);
+            }
+        });
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aecraft_codes::GroupSpec;
+    use tch::nn::VarStore;
+    use tch::{Device, Kind};
+
+    fn layout() -> CodeLayout {
+        CodeLayout(vec![
+            GroupSpec::new("cluster", 3),
+            GroupSpec::new("pose", 4),
+        ])
+    }
+
+    #[test]
+    fn one_output_layer_keeps_the_mlp_variables_and_function() {
+        // The same seed gives the same weights as the plain MLP, under the same names.
+        let mlp = MlpConfig::with_hidden(&[8, 5]);
+        tch::manual_seed(3);
+        let plain_vs = VarStore::new(Device::Cpu);
+        let plain = mlp.build(&plain_vs.root(), 6, 7).unwrap();
+        tch::manual_seed(3);
+        let vs = VarStore::new(Device::Cpu);
+        let encoder = MlpEncoder::new(&vs.root(), &mlp, None, 6, 7).unwrap();
+        let mut names: Vec<String> = vs.variables().into_keys().collect();
+        let mut plain_names: Vec<String> = plain_vs.variables().into_keys().collect();
+        names.sort();
+        plain_names.sort();
+        assert_eq!(names, plain_names);
+        let images = Tensor::rand([4, 6], (Kind::Float, Device::Cpu));
+        let raw = encoder.encode(&images, &[], false).unwrap();
+        assert!(raw.equal(&plain.forward(&images)));
+    }
+
+    #[test]
+    fn heads_write_their_groups_and_a_zero_head_starts_at_zero() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let heads = EncoderHeadsConfig {
+            zero: vec!["pose".into()],
+        };
+        let encoder = MlpEncoder::with_heads(
+            &vs.root(),
+            &MlpConfig::with_hidden(&[8]),
+            None,
+            6,
+            &layout(),
+            &heads,
+        )
+        .unwrap();
+        let images = Tensor::rand([5, 6], (Kind::Float, Device::Cpu));
+        let raw = encoder.encode(&images, &[], false).unwrap();
+        assert_eq!(raw.size(), [5, 7]);
+        assert_eq!(
+            raw.narrow(1, 3, 4).abs().sum(Kind::Float).double_value(&[]),
+            0.0
+        );
+        assert!(raw.narrow(1, 0, 3).abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        // Copying unit 0 onto unit 2 makes them equal for every image.
+        assert!(encoder.copy_units(0, 2, 1).unwrap());
+        let raw = encoder.encode(&images, &[], false).unwrap();
+        assert!(raw.select(1, 0).equal(&raw.select(1, 2)));
+        assert!(encoder.copy_units(2, 3, 2).is_err(), "spans two heads");
+        let unknown = EncoderHeadsConfig {
+            zero: vec!["free".into()],
+        };
+        let err = MlpEncoder::with_heads(
+            &vs.root(),
+            &MlpConfig::with_hidden(&[8]),
+            None,
+            6,
+            &layout(),
+            &unknown,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("encoder_heads.zero"), "{err}");
+    }
+
+    #[test]
+    fn without_hidden_layers_the_heads_read_the_pixels() {
+        let vs = VarStore::new(Device::Cpu);
+        let encoder = MlpEncoder::with_heads(
+            &vs.root(),
+            &MlpConfig::with_hidden(&[]),
+            None,
+            6,
+            &layout(),
+            &EncoderHeadsConfig::default(),
+        )
+        .unwrap();
+        let raw = encoder
+            .encode(
+                &Tensor::zeros([2, 6], (Kind::Float, Device::Cpu)),
+                &[],
+                false,
+            )
+            .unwrap();
+        assert_eq!(raw.size(), [2, 7]);
     }
 }

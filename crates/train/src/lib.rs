@@ -42,8 +42,13 @@
 //!   through it, and codes of independent features scored against the sprites' factors.
 //! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
 //! - [`cluster_models`]: k-means and the Gaussian mixture as [`clustering::ClusterModel`]s.
-//! - [`cluster_autoencoder`]: the talk's three MLP clustering autoencoders.
-//! - [`capsule_clustering`]: clustering with the capsule (computer-graphics) generator.
+//! - [`cluster_autoencoder`]: the clustering autoencoder as a pipeline configuration: the
+//!   talk's three MLP versions, free units with the capsule generator, and the flagship (the
+//!   capsule generator, the cluster chosen by reconstruction).
+//! - [`reconstruction_choice`]: the cluster chosen by reconstruction, a step of the pipeline.
+//! - [`cluster_driver`]: the clustering driver parts (k-means initialization from
+//!   [`kmeans_init`], re-seeding, template projection) in a model's training hooks.
+//! - [`cluster_run`]: one call from a clustering run's configuration to its metrics.
 //! - [`pictures`]: PNG grids and bar charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
 //!
@@ -53,16 +58,18 @@
 pub mod atomic;
 pub mod autoencoder;
 pub mod biased;
-pub mod capsule_clustering;
 pub mod checkpoint;
 pub mod cluster_autoencoder;
+pub mod cluster_driver;
 pub mod cluster_models;
+pub mod cluster_run;
 pub mod clustering;
 pub mod encode;
 pub mod encoder;
 pub mod generated;
 pub mod hashing;
 pub mod ignoring;
+pub mod kmeans_init;
 pub mod log;
 pub mod model;
 pub mod mse;
@@ -71,6 +78,7 @@ pub mod optim;
 pub mod pictures;
 pub mod probe;
 pub mod progress;
+pub mod reconstruction_choice;
 pub mod refine;
 pub mod run;
 pub mod sprites;
@@ -81,12 +89,16 @@ mod error;
 pub use aecraft_data::{Batch, ImageDataset};
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel};
 pub use checkpoint::{Checkpoint, TrainState};
-pub use cluster_autoencoder::{ClusterAutoencoder, ClusterAutoencoderConfig, ClusterVariant};
+pub use cluster_autoencoder::{
+    ClusterAutoencoder, ClusterAutoencoderConfig, ClusterGenerator, ClusterVariant,
+};
+pub use cluster_driver::{ClusterDriver, ClusterDriverConfig};
 pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
 pub use encode::encode_dataset;
-pub use encoder::{Encoder, EncoderLabelConfig, MlpEncoder};
+pub use encoder::{Encoder, EncoderHeadsConfig, EncoderLabelConfig, MlpEncoder};
 pub use error::TrainError;
 pub use model::{Losses, TrainModel, WrapsModel};
 pub use optim::{Adam, AdamConfig};
+pub use reconstruction_choice::ReconstructionChoice;
 pub use run::{Run, RunConfig, RunSpec};
 pub use trainer::{evaluate, Evaluation, LrSchedule, TrainConfig, TrainReport, Trainer};

@@ -14,7 +14,10 @@
 //!
 //! Rendering costs one warp per capsule and image: [`CapsuleGenerator::render_clusters`]
 //! renders one chosen cluster per image (`B · C` warps); [`CapsuleGenerator::render_all`]
-//! renders every cluster (`B · K · C` warps), for choosing the cluster by reconstruction.
+//! renders every cluster (`B · K · C` warps), and [`Generator::render_candidates`] the `M`
+//! candidate clusters of each image (`B · M · C` warps), for choosing the cluster by
+//! reconstruction. Its [`ClusterTemplates`] let the clustering driver parts start the
+//! templates at k-means centroids, re-seed a cluster and keep the templates in `[0, 1]`.
 
 pub mod pose;
 pub mod render;
@@ -22,10 +25,10 @@ pub mod render;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
-use aecraft_codes::{Code, GroupWidths};
+use aecraft_codes::{Code, GroupWidths, CLUSTER_GROUP};
 use aecraft_tensor::shape::expect_shape;
 
-use crate::{Generator, GeneratorsError, OutputKind};
+use crate::{ClusterTemplates, Generator, GeneratorsError, OutputKind, TemplateSheet};
 use pose::{compose, PoseBounds, POSE_UNITS};
 use render::{composite, warp};
 
@@ -72,7 +75,7 @@ impl Default for CapsuleGeneratorConfig {
             pose: PoseBounds::default(),
             residual: PoseBounds::residual(),
             thickness: 1.0,
-            cluster_input: "cluster".into(),
+            cluster_input: CLUSTER_GROUP.into(),
             pose_input: "pose".into(),
         }
     }
@@ -389,6 +392,107 @@ impl Generator for CapsuleGenerator {
     fn output_kind(&self) -> OutputKind {
         OutputKind::Values
     }
+
+    /// Warps only the candidates' templates, each with its own cluster's pose units:
+    /// `B · M · C` warps (all K: [`CapsuleGenerator::render_all`]).
+    fn render_candidates(
+        &self,
+        code: &Code,
+        group: &str,
+        candidates: Option<&Tensor>,
+        _train: bool,
+    ) -> Result<Tensor, GeneratorsError> {
+        if group != self.config.cluster_input {
+            return Err(GeneratorsError::config(
+                "capsules.cluster_input",
+                &self.config.cluster_input,
+                &format!("candidates were asked for the group {group:?}"),
+            ));
+        }
+        let pose = code.get(&self.config.pose_input)?;
+        let Some(candidates) = candidates else {
+            return self.render_all(pose);
+        };
+        let (b, m) = (candidates.size()[0], candidates.size()[1]);
+        let rendered = self.render_clusters(
+            &candidates.flatten(0, 1),
+            &pose.repeat_interleave_self_int(m, 0, None),
+        )?;
+        Ok(rendered.view([b, m, -1]))
+    }
+
+    fn templates(&self) -> Option<&dyn ClusterTemplates> {
+        Some(self)
+    }
+
+    fn templates_mut(&mut self) -> Option<&mut dyn ClusterTemplates> {
+        Some(self)
+    }
+}
+
+impl ClusterTemplates for CapsuleGenerator {
+    fn clusters(&self) -> i64 {
+        self.config.clusters
+    }
+
+    /// The templates at their default poses (see [`CapsuleGenerator::prototypes`]).
+    fn prototypes(&self) -> Tensor {
+        tch::no_grad(|| CapsuleGenerator::prototypes(self))
+    }
+
+    /// `images` are `[K, H*W]` canvas images: with one capsule of the canvas' size, they
+    /// become the templates; otherwise each capsule gets the image resized to the template
+    /// size and divided by C, so that the capsules sum to about it.
+    fn set_prototypes(&mut self, images: &Tensor) -> Result<(), GeneratorsError> {
+        let g = &self.config;
+        let canvas = images.f_view([g.clusters, 1, g.canvas_height, g.canvas_width])?;
+        let resized = canvas.f_upsample_bilinear2d(
+            [g.template_height, g.template_width],
+            false,
+            None,
+            None,
+        )?;
+        let spread = resized.repeat([1, g.capsules, 1, 1]) / g.capsules as f64;
+        self.set_templates(&spread)
+    }
+
+    fn copy_cluster(&mut self, source: i64, target: i64, noise: f64) {
+        CapsuleGenerator::copy_cluster(self, source, target, noise)
+    }
+
+    fn project(&mut self) {
+        self.project_templates()
+    }
+
+    /// The pose group: `pose_units_per_cluster` units per cluster.
+    fn per_cluster_groups(&self) -> Vec<(String, i64)> {
+        vec![(
+            self.config.pose_input.clone(),
+            self.config.pose_units_per_cluster(),
+        )]
+    }
+
+    /// One row per cluster with its C templates side by side, or, with one capsule per
+    /// cluster, the K templates in a square grid.
+    fn sheet(&self) -> Option<TemplateSheet> {
+        let g = &self.config;
+        let images = self
+            .templates
+            .detach()
+            .to_device(tch::Device::Cpu)
+            .to_kind(Kind::Float)
+            .reshape([g.clusters * g.capsules, -1]);
+        let columns = match g.capsules {
+            1 => (g.clusters as f64).sqrt().ceil() as usize,
+            c => c as usize,
+        };
+        Some(TemplateSheet {
+            images,
+            height: g.template_height,
+            width: g.template_width,
+            columns,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -458,17 +562,22 @@ mod tests {
             .is_err());
     }
 
-    #[test]
-    fn zero_pose_units_with_one_capsule_draw_the_template() {
-        let vs = VarStore::new(Device::Cpu);
-        let config = CapsuleGeneratorConfig {
-            clusters: 2,
+    /// `clusters` clusters of one 6×5 capsule as large as the canvas.
+    fn whole(clusters: i64) -> CapsuleGeneratorConfig {
+        CapsuleGeneratorConfig {
+            clusters,
             template_height: 6,
             template_width: 5,
             canvas_height: 6,
             canvas_width: 5,
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn zero_pose_units_with_one_capsule_draw_the_template() {
+        let vs = VarStore::new(Device::Cpu);
+        let config = whole(2);
         let mut generator = config.build(&vs.root()).unwrap();
         let templates = Tensor::rand([2, 1, 6, 5], (Kind::Float, Device::Cpu)) * 0.9 + 0.05;
         generator.set_templates(&templates).unwrap();
@@ -496,6 +605,86 @@ mod tests {
         let out = generator.generate(&code, false).unwrap();
         assert!(out.allclose(&generator.prototypes(), 1e-5, 1e-6, false));
         assert_eq!(generator.output_kind(), OutputKind::Values);
+    }
+
+    /// The capsule generator behind only the trait's default `render_candidates`.
+    #[derive(Debug)]
+    struct Plain<'a>(&'a CapsuleGenerator);
+
+    impl Generator for Plain<'_> {
+        fn generate(&self, code: &Code, train: bool) -> Result<Tensor, GeneratorsError> {
+            self.0.generate(code, train)
+        }
+        fn output_kind(&self) -> OutputKind {
+            OutputKind::Values
+        }
+    }
+
+    #[test]
+    fn candidates_render_like_the_default_and_like_every_cluster() {
+        tch::manual_seed(4);
+        let vs = VarStore::new(Device::Cpu);
+        let config = small(2);
+        let generator = config.build(&vs.root()).unwrap();
+        let mut code = Code::new();
+        code.insert("cluster", Tensor::zeros([4, 3], (Kind::Float, Device::Cpu)));
+        let pose = Tensor::randn([4, config.pose_width()], (Kind::Float, Device::Cpu));
+        code.insert("pose", pose.shallow_clone());
+        let candidates = Tensor::from_slice(&[2i64, 0, 1, 1, 0, 2, 2, 2]).view([4, 2]);
+        let fast = generator
+            .render_candidates(&code, "cluster", Some(&candidates), false)
+            .unwrap();
+        let slow = Plain(&generator)
+            .render_candidates(&code, "cluster", Some(&candidates), false)
+            .unwrap();
+        assert_eq!(fast.size(), [4, 2, 30]);
+        assert!(fast.allclose(&slow, 1e-6, 1e-6, false));
+        let every = generator
+            .render_candidates(&code, "cluster", None, false)
+            .unwrap();
+        assert!(every.allclose(&generator.render_all(&pose).unwrap(), 0.0, 0.0, false));
+        let picked = every.gather(1, &candidates.unsqueeze(2).expand([4, 2, 30], false), false);
+        assert!(picked.allclose(&fast, 1e-6, 1e-6, false));
+        assert!(generator
+            .render_candidates(&code, "pose", None, false)
+            .is_err());
+    }
+
+    #[test]
+    fn templates_start_at_given_prototypes_and_copy_with_bounded_noise() {
+        tch::manual_seed(6);
+        let vs = VarStore::new(Device::Cpu);
+        let config = whole(3);
+        let mut generator = config.build(&vs.root()).unwrap();
+        let images = Tensor::rand([3, 30], (Kind::Float, Device::Cpu));
+        let templates: &mut dyn ClusterTemplates = generator.templates_mut().unwrap();
+        templates.set_prototypes(&images).unwrap();
+        assert!(templates.prototypes().allclose(&images, 1e-5, 1e-6, false));
+        templates.copy_cluster(0, 2, 0.05);
+        let moved = templates.prototypes().get(2) - images.get(0);
+        assert!(moved.abs().max().double_value(&[]) <= 0.05 + 1e-6);
+        assert_eq!(
+            templates.per_cluster_groups(),
+            [("pose".to_owned(), config.pose_units_per_cluster())]
+        );
+        let sheet = templates.sheet().unwrap();
+        assert_eq!((sheet.images.size(), sheet.columns), (vec![3, 30], 2));
+        // Four capsules of 3×3 share each centroid, resized, a quarter each.
+        let vs = VarStore::new(Device::Cpu);
+        let mut four = CapsuleGeneratorConfig {
+            capsules: 4,
+            template_height: 3,
+            template_width: 3,
+            ..config
+        }
+        .build(&vs.root())
+        .unwrap();
+        four.set_prototypes(&Tensor::ones([3, 30], (Kind::Float, Device::Cpu)))
+            .unwrap();
+        assert!(four
+            .templates()
+            .allclose(&four.templates().full_like(0.25), 1e-6, 1e-6, false));
+        assert_eq!(four.sheet().unwrap().columns, 4);
     }
 
     #[test]

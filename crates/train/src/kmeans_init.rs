@@ -1,13 +1,14 @@
-//! The k-means centroids that initialize the capsule templates: plain k-means++ seeds drawn
-//! with the run's seed, then the library's Lloyd iterations
-//! ([`aecraft_generators::KMeans::fit_from`]).
+//! The k-means centroids that initialize a generator's per-cluster templates (see
+//! [`crate::cluster_driver`]): plain k-means++ seeds drawn with a given seed, then the
+//! library's Lloyd iterations ([`aecraft_generators::KMeans::fit_from`]).
 //!
 //! The seeding is the flagship's own: one plain k-means++ draw from a [`SplitMix64`] stream
-//! of the run's seed, where [`aecraft_generators::KMeans::fit`] runs greedy k-means++ from
-//! libtorch's generator and keeps the lowest-inertia of several starts. The flagship's
-//! numbers were measured with this seeding; with the library's (default restarts), seeds 1
-//! and 2 gave one-label accuracies 0.942 and 0.931 instead of 0.955 and 0.947
-//! (`docs/capsules.md`).
+//! of the seed, where [`aecraft_generators::KMeans::fit`] runs greedy k-means++ from
+//! libtorch's generator and keeps the lowest-inertia of several starts. It draws nothing from
+//! libtorch's generator, so the model's later random draws do not depend on it. The
+//! flagship's numbers were measured with this seeding; with the library's (default
+//! restarts), seeds 1 and 2 gave one-label accuracies 0.942 and 0.931 instead of 0.955 and
+//! 0.947 (`docs/capsules.md`).
 
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
