@@ -20,7 +20,7 @@ use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::generators::{CapsuleGeneratorConfig, KMeansConfig, MixtureConfig};
 use aecraft::train::cluster_run::{cluster_and_score, metrics_table, ClusteringConfig};
 use aecraft::train::{ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig};
-use aecraft::train::{Run, RunSpec, TrainError};
+use aecraft::train::{RunSpec, TrainError};
 
 #[derive(Debug, Parser)]
 #[command(about = "Cluster MNIST with the talk's clustering autoencoders")]
@@ -85,12 +85,9 @@ fn main() -> std::process::ExitCode {
 fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.prepare()?;
     let splits = args.run.load_splits(device)?;
-    let (out, resume, pixels) = (
-        &args.run.out,
-        args.run.resume.as_deref(),
-        splits.train.pixels(),
-    );
-    let run = Run::create_or_resume(out, resume, args.run.epochs, || configure(&args, pixels))?;
+    let run = args
+        .run
+        .start_run(|| configure(&args, splits.train.pixels()))?;
     let metrics = cluster_and_score(&run, &splits.train, &splits.eval, splits.eval_name)?;
     print!("{}", metrics_table(&metrics));
     Ok(())

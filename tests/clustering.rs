@@ -121,10 +121,7 @@ fn fit(model: &mut ClusterAutoencoder, train: &ImageDataset, epochs: usize) {
         ..Default::default()
     })
     .unwrap();
-    let (mut optimizer, state) = trainer.start(model, train, None).unwrap();
-    trainer
-        .fit(model, &mut optimizer, train, None, state)
-        .unwrap();
+    trainer.train(model, train, None, None).unwrap();
 }
 
 /// The capsule generator at 4×4: one 4×4 template per cluster, three clusters.

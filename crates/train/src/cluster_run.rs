@@ -147,9 +147,10 @@ pub fn cluster_and_score(
         .chain(&eval_labels)
         .max()
         .map_or(0, |&c| c + 1);
+    let train_assignments = model.assign(train)?;
     let eval_assignments = model.assign(eval)?;
     let scores = clustering_metrics(
-        &model.assign(train)?,
+        &train_assignments,
         &train_labels,
         &eval_assignments,
         &eval_labels,
@@ -218,7 +219,7 @@ fn json_error(error: serde_json::Error) -> TrainError {
     TrainError::invalid("metrics", "JSON", error.to_string())
 }
 
-/// `value` as a JSON object's entries.
+/// `pairs` as a JSON object's entries.
 fn entries(pairs: Vec<(&str, Value)>) -> Map<String, Value> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
