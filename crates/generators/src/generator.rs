@@ -84,36 +84,48 @@ pub fn every_cluster_unless(
     }
 }
 
-/// Every generator aecraft offers, as configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum GeneratorConfig {
-    /// A fully learned MLP.
-    Mlp(MlpGeneratorConfig),
-    /// One learned constant per cluster, selected by a one-hot cluster code.
-    Constant(ConstantGeneratorConfig),
-    /// Computer graphics: per-cluster templates warped by bounded affine poses.
-    Capsules(CapsuleGeneratorConfig),
-    /// A frozen learned surrogate of a real renderer, reading renderer parameters.
-    Surrogate(SurrogateConfig),
+/// Defines [`GeneratorConfig`], one variant per built-in generator, and its dispatch: each
+/// registration line names the variant, its config type and how a config builds the boxed
+/// generator (`path` for its variables, `widths` of the code's groups, `output` features).
+macro_rules! builtin_generators {
+    ($($(#[doc = $doc:literal])* $variant:ident($config:ty) => |$c:ident, $path:pat_param, $widths:pat_param, $output:pat_param| $build:expr,)*) => {
+        /// Every generator aecraft offers, as configuration (serde, tagged by `kind`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum GeneratorConfig {
+            $($(#[doc = $doc])* $variant($config),)*
+        }
+
+        impl GeneratorConfig {
+            /// Builds the generator under `path`. `widths` gives the width of every code group
+            /// the transforms produce; `output` is the number of output features `D`.
+            pub fn build(
+                &self,
+                path: &nn::Path,
+                widths: &GroupWidths,
+                output: i64,
+            ) -> Result<Box<dyn Generator>, GeneratorsError> {
+                Ok(match self {
+                    $(Self::$variant($c) => {
+                        let ($path, $widths, $output) = (path, widths, output);
+                        $build
+                    })*
+                })
+            }
+        }
+    };
 }
 
-impl GeneratorConfig {
-    /// Builds the generator under `path`. `widths` gives the width of every code group the
-    /// transforms produce; `output` is the number of output features `D`.
-    pub fn build(
-        &self,
-        path: &nn::Path,
-        widths: &GroupWidths,
-        output: i64,
-    ) -> Result<Box<dyn Generator>, GeneratorsError> {
-        match self {
-            Self::Mlp(config) => Ok(Box::new(config.build(path, widths, output)?)),
-            Self::Constant(config) => Ok(Box::new(config.build(path, widths, output)?)),
-            Self::Capsules(config) => Ok(Box::new(config.build_for(path, widths, output)?)),
-            Self::Surrogate(config) => Ok(Box::new(config.build(path, widths, output)?)),
-        }
-    }
+// One line per built-in generator (its doc comment above it).
+builtin_generators! {
+    /// A fully learned MLP.
+    Mlp(MlpGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
+    /// One learned constant per cluster, selected by a one-hot cluster code.
+    Constant(ConstantGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
+    /// Computer graphics: per-cluster templates warped by bounded affine poses.
+    Capsules(CapsuleGeneratorConfig) => |c, path, widths, output| Box::new(c.build_for(path, widths, output)?),
+    /// A frozen learned surrogate of a real renderer, reading renderer parameters.
+    Surrogate(SurrogateConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
 }
 
 /// The summed width of the groups `names`, or an error naming a missing one.
