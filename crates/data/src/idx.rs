@@ -1,7 +1,11 @@
 //! Reader for the IDX format of MNIST and its relatives (Fashion-MNIST, KMNIST): unsigned
-//! byte arrays with a magic number and big-endian dimensions.
+//! byte arrays with a magic number and big-endian dimensions, stored as they are or
+//! gzip-compressed (a name ending in `.gz`).
 
+use std::io::Read;
 use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
 
 use crate::DataError;
 
@@ -17,10 +21,46 @@ pub struct IdxArray {
 /// The IDX type code of unsigned bytes.
 const UNSIGNED_BYTE: u8 = 0x08;
 
-/// Reads `path` and checks that it is an unsigned-byte IDX array with `ndims` dimensions.
+/// Reads `path` and checks that it is an unsigned-byte IDX array with `ndims` dimensions; a
+/// name ending in `.gz` is decompressed first.
 pub fn read_idx(path: &Path, ndims: usize) -> Result<IdxArray, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        read_gzip(path, ndims)?
+    } else {
+        std::fs::read(path).map_err(|e| DataError::io(path, e))?
+    };
     parse_idx(&bytes, ndims).map_err(|(field, reason)| DataError::format(path, field, reason))
+}
+
+/// Decompresses a gzipped IDX file, reading no more than its header announces (plus one
+/// byte, so that [`parse_idx`] sees a longer stream; nothing more when the dimensions
+/// overflow): a small compressed file cannot make the reader hold more than an uncompressed
+/// file of the announced size would.
+fn read_gzip(path: &Path, ndims: usize) -> Result<Vec<u8>, DataError> {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut decoder = MultiGzDecoder::new(std::io::BufReader::new(file));
+    let corrupt = |e: std::io::Error| DataError::format(path, "gzip", e.to_string());
+    let mut bytes = Vec::new();
+    (&mut decoder)
+        .take(4 + 4 * ndims as u64)
+        .read_to_end(&mut bytes)
+        .map_err(corrupt)?;
+    let announced = bytes
+        .get(4..)
+        .unwrap_or_default()
+        .chunks_exact(4)
+        .try_fold(1u64, |acc, c| {
+            acc.checked_mul(u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        })
+        .unwrap_or(0);
+    decoder
+        .take(announced + 1)
+        .read_to_end(&mut bytes)
+        .map_err(corrupt)?;
+    Ok(bytes)
 }
 
 fn parse_idx(bytes: &[u8], ndims: usize) -> Result<IdxArray, (&'static str, String)> {
@@ -107,6 +147,22 @@ mod tests {
         let mut float = good.clone();
         float[2] = 0x0d;
         assert_eq!(field(&float, 2), "magic");
+    }
+
+    #[test]
+    fn reads_gzipped_files() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny-idx3-ubyte.gz");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder
+            .write_all(&encode_idx(&[1, 2, 2], &[1, 2, 3, 4]))
+            .unwrap();
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        assert_eq!(read_idx(&path, 3).unwrap().data, [1, 2, 3, 4]);
+        std::fs::write(&path, b"not gzip").unwrap();
+        let err = read_idx(&path, 3).unwrap_err().to_string();
+        assert!(err.contains("tiny-idx3-ubyte.gz: gzip"), "{err}");
     }
 
     #[test]

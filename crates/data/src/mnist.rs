@@ -1,7 +1,8 @@
-//! Loading MNIST, or any data set in its layout (Fashion-MNIST, KMNIST), from a folder of
-//! uncompressed IDX files as `cargo xtask fetch-mnist` writes them.
+//! Loading MNIST, or any data set in its layout (Fashion-MNIST, KMNIST, or images of any
+//! size), from a folder of IDX files as `cargo xtask fetch-mnist` writes them, or
+//! gzip-compressed as the mirrors serve them (`train-images-idx3-ubyte.gz`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::idx::read_idx;
 use crate::DataError;
@@ -18,37 +19,47 @@ pub const MNIST_FILES: [&str; 4] = [
 /// A training and a test split.
 #[derive(Debug)]
 pub struct Splits {
-    /// The training images (60,000 for MNIST).
+    /// The training images (60,000 for MNIST), `[N, H*W]`.
     pub train: ImageDataset,
-    /// The test images (10,000 for MNIST).
+    /// The test images (10,000 for MNIST), `[N, H*W]`.
     pub test: ImageDataset,
 }
 
-/// Loads both splits from `dir`, checking every file; a missing folder or file is an error
-/// that says how to fetch the data.
+/// Loads both splits from `dir`, checking every file; each of [`MNIST_FILES`] may be stored
+/// as it is or with a `.gz` suffix (the uncompressed file wins when both exist). Images may
+/// have any size, as long as the file says it. A missing folder or file is an error that
+/// says how to fetch the data.
 pub fn load_mnist(dir: &Path) -> Result<Splits, DataError> {
-    for name in MNIST_FILES {
-        if !dir.join(name).is_file() {
-            return Err(DataError::MissingData {
-                what: name.to_owned(),
-                dir: dir.to_owned(),
-                hint: format!(
-                    "run `cargo xtask fetch-mnist --dir {}` (or pass --data-dir to a folder holding the four uncompressed IDX files)",
-                    dir.display()
-                ),
-            });
-        }
-    }
-    let split = |images: &str, labels: &str| -> Result<ImageDataset, DataError> {
-        let image_path = dir.join(images);
-        let images = read_idx(&image_path, 3)?;
-        let labels = read_idx(&dir.join(labels), 1)?;
-        ImageDataset::from_idx(&images, Some(&labels), &image_path)
+    let [train_images, train_labels, test_images, test_labels] =
+        MNIST_FILES.map(|name| find_file(dir, name));
+    let (train_images, train_labels) = (train_images?, train_labels?);
+    let (test_images, test_labels) = (test_images?, test_labels?);
+    let split = |images: &Path, labels: &Path| -> Result<ImageDataset, DataError> {
+        let image_array = read_idx(images, 3)?;
+        let label_array = read_idx(labels, 1)?;
+        ImageDataset::from_idx(&image_array, Some(&label_array), images)
     };
     Ok(Splits {
-        train: split(MNIST_FILES[0], MNIST_FILES[1])?,
-        test: split(MNIST_FILES[2], MNIST_FILES[3])?,
+        train: split(&train_images, &train_labels)?,
+        test: split(&test_images, &test_labels)?,
     })
+}
+
+/// `dir/name`, or else `dir/name.gz`, or an error saying how to fetch the data.
+fn find_file(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
+    let plain = dir.join(name);
+    let gzipped = dir.join(format!("{name}.gz"));
+    [plain, gzipped]
+        .into_iter()
+        .find(|path| path.is_file())
+        .ok_or_else(|| DataError::MissingData {
+            what: format!("{name} (or {name}.gz)"),
+            dir: dir.to_owned(),
+            hint: format!(
+                "run `cargo xtask fetch-mnist --dir {}` (or point at a folder holding the four IDX files, plain or .gz)",
+                dir.display()
+            ),
+        })
 }
 
 #[cfg(test)]
@@ -70,6 +81,26 @@ mod tests {
         assert_eq!((splits.train.len(), splits.test.len()), (5, 2));
         assert_eq!((splits.train.height(), splits.train.width()), (3, 3));
         assert_eq!(splits.test.images().double_value(&[1, 8]), 1.0);
+    }
+
+    #[test]
+    fn reads_gzipped_files_of_any_image_size() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let gzip = |name: &str, dims: &[usize], n: usize| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(&encode_idx(dims, &vec![7; n])).unwrap();
+            let path = dir.path().join(format!("{name}.gz"));
+            std::fs::write(path, encoder.finish().unwrap()).unwrap();
+        };
+        gzip(MNIST_FILES[0], &[4, 5, 7], 4 * 35);
+        gzip(MNIST_FILES[1], &[4], 4);
+        write_split(dir.path(), MNIST_FILES[2], MNIST_FILES[3], 2);
+        let splits = load_mnist(dir.path()).unwrap();
+        assert_eq!((splits.train.len(), splits.test.len()), (4, 2));
+        assert_eq!((splits.train.height(), splits.train.width()), (5, 7));
+        assert_eq!(splits.train.label_vec("test").unwrap(), [7; 4]);
     }
 
     #[test]
