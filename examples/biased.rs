@@ -15,11 +15,9 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finish, merge_metrics, parse_widths, RunArgs};
-use aecraft::prelude::*;
-use aecraft::train::biased::{save_usage_picture, score_bias, BiasedConfig, BiasedRun, Mode};
-use aecraft::train::evaluate;
-use aecraft::train::pictures::save_reconstructions;
+use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::experiment::score_biased;
+use aecraft::train::biased::{BiasedConfig, BiasedRun, Mode};
 
 #[derive(Debug, Parser)]
 #[command(about = "Biased autoencoder on MNIST: codes pushed toward chosen kinds")]
@@ -58,8 +56,6 @@ struct Args {
 }
 
 const DEFAULT_EPOCHS: usize = 6;
-/// Test images shown per unit in `usage.png`.
-const PER_UNIT: i64 = 12;
 
 fn main() -> std::process::ExitCode {
     finish(run(Args::parse()))
@@ -85,43 +81,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         })
     })?;
     let splits = args.run.load_splits(device)?;
-    let (train, eval) = (&splits.train, &splits.eval);
-    let config = run.config();
-    let mut model = AutoencoderModel::new(&config.model, device)?;
-    eprintln!(
-        "training a biased autoencoder ({:?}) on {} images for {} epochs on {device:?}",
-        config.mode,
-        train.len(),
-        config.train.epochs
-    );
-    let report = run.train(&mut model, train, Some(splits.evaluation()))?;
-
-    let losses = evaluate(&model, eval, config.train.eval_batch_size)?;
-    let (scores, code) = score_bias(model.net(), config.mode, eval)?;
-    let metrics = merge_metrics(&[
-        serde_json::json!({
-            "mode": config.mode,
-            "test_reconstruction_bce": losses["reconstruction"],
-            "train_seconds": report.state.train_seconds,
-            "evaluated_on": splits.eval_name,
-            "epochs": report.state.epochs_done,
-            "seed": args.run.seed,
-        }),
-        serde_json::to_value(&scores)?,
-    ]);
-    if config.mode == Mode::Softmax {
-        save_usage_picture(&run.path("usage.png"), eval, &code, PER_UNIT)?;
-    }
-    run.save_metrics(&metrics)?;
-    let inputs = eval.images().narrow(0, 0, 16);
-    let reconstructions = model.net().reconstruct(&inputs)?;
-    let size = (eval.height(), eval.width());
-    save_reconstructions(
-        &run.path("reconstructions.png"),
-        &inputs,
-        &reconstructions,
-        size,
-    )?;
+    let metrics = score_biased(&run, (&splits.train, &splits.eval, splits.eval_name))?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
 }

@@ -23,11 +23,8 @@ use clap::Parser;
 
 use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::LinearSchedule;
-use aecraft::train::hashing::{
-    binarizing_autoencoder, score_hashing, train_hashing, HashingRun, RetrievalProtocol,
-};
-use aecraft::train::mse::mse;
-use aecraft::train::pictures::save_reconstructions;
+use aecraft::experiment::score_hashing_run;
+use aecraft::train::hashing::{binarizing_autoencoder, HashingRun};
 
 #[derive(Debug, Parser)]
 #[command(about = "Binarizing autoencoder on MNIST: semantic hashing and compression")]
@@ -97,39 +94,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         Ok(config)
     })?;
     let splits = args.run.load_splits(device)?;
-    let (train, test) = (&splits.train, &splits.eval);
-    let bits = run.config().model.code.total_width();
-    eprintln!(
-        "training a {bits}-bit binarizing autoencoder on {} images for {} epochs on {device:?}",
-        train.len(),
-        run.config().train.epochs
-    );
-    let outcome = train_hashing(&run, train)?;
-    let net = outcome.model.net();
-    let scores = score_hashing(net, train, test, &RetrievalProtocol::default())?;
-    let reconstructions = net.reconstruct(test.images())?;
-    let metrics = serde_json::json!({
-        "bits": bits,
-        "map": scores.map,
-        "precision_at_1000": scores.precision,
-        "bit_balance_error": scores.bit_balance_error,
-        "search_queries_per_second": scores.queries_per_second,
-        "test_reconstruction_mse": mse(&reconstructions, test.images()),
-        "train_seconds": outcome.report.state.train_seconds + outcome.graph_seconds,
-        "graph_seconds": outcome.graph_seconds,
-        "queries_from": splits.eval_name,
-        "database_size": train.len(),
-        "epochs": outcome.report.state.epochs_done,
-        "seed": args.run.seed,
-    });
-    run.save_metrics(&metrics)?;
-    let size = (test.height(), test.width());
-    save_reconstructions(
-        &run.path("reconstructions.png"),
-        test.images(),
-        &reconstructions,
-        size,
-    )?;
+    let metrics = score_hashing_run(&run, (&splits.train, &splits.eval, splits.eval_name))?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
 }

@@ -15,13 +15,11 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finish, merge_metrics, parse_widths, RunArgs};
+use aecraft::cli::{finish, parse_widths, RunArgs};
 use aecraft::codes::{AdversaryConfig, EncoderObjective};
+use aecraft::experiment::score_ignoring_run;
 use aecraft::prelude::*;
-use aecraft::train::ignoring::{
-    save_label_swap, score_ignoring, train_ignoring, AdversaryInput, IgnoringConfig, IgnoringRun,
-    Method,
-};
+use aecraft::train::ignoring::{AdversaryInput, IgnoringConfig, IgnoringRun, Method};
 
 #[derive(Debug, Parser)]
 #[command(about = "Ignoring autoencoder on MNIST: a code without the digit class")]
@@ -83,7 +81,6 @@ struct Args {
 
 const DEFAULT_EPOCHS: usize = 4;
 const CLASSES: i64 = 10;
-const SWAP_ROWS: i64 = 10;
 
 fn main() -> std::process::ExitCode {
     finish(run(Args::parse()))
@@ -121,28 +118,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         IgnoringRun::new(&preset, train)
     })?;
     let splits = args.run.load_splits(device)?;
-    let (train, eval) = (&splits.train, &splits.eval);
-    let outcome = train_ignoring(&run, train, Some(splits.evaluation()))?;
-    let config = run.config();
-    let batch = config.train.eval_batch_size;
-    let scores = score_ignoring(config, &outcome, (train, eval), CLASSES, batch)?;
-    let metrics = merge_metrics(&[
-        serde_json::to_value(&scores)?,
-        serde_json::json!({
-            "method": config.method,
-            "probe": "multinomial logistic regression on standardized codes",
-            "train_seconds": outcome.report.state.train_seconds,
-            "plain_train_seconds": outcome.plain_report.state.train_seconds,
-            "evaluated_on": splits.eval_name,
-            "code_size": config.plain.code.total_width(),
-            "epochs": outcome.report.state.epochs_done,
-            "seed": args.run.seed,
-        }),
-    ]);
-    run.save_metrics(&metrics)?;
-    let (net, relabel) = (outcome.model.net(), config.method.decoder_input());
-    let path = run.path("swap.png");
-    save_label_swap(&path, net, eval, SWAP_ROWS, CLASSES, relabel)?;
+    let metrics = score_ignoring_run(&run, (&splits.train, &splits.eval, splits.eval_name))?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
 }

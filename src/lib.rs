@@ -38,6 +38,8 @@ pub use aecraft_tensor as tensor;
 pub use aecraft_train as train;
 
 pub mod cli;
+pub mod experiment;
+pub mod trained;
 
 /// The names most programs need.
 pub mod prelude {

@@ -124,20 +124,30 @@ pub fn errors_by_cluster(candidates: &Tensor, errors: &Tensor, clusters: i64) ->
     all.scatter(1, candidates, errors)
 }
 
-/// The cluster of least error for each image (`[B]` int64) and its reconstruction margin
-/// (`[B]`: the second-least error minus the least, 0 with one cluster), from every cluster's
-/// error `errors` (`[B, K]`, no gradients needed).
+/// The cluster of least error for each image (`[B]` int64) and its relative reconstruction
+/// margin (`[B]`): `ln(second-least error / least error)`, 0 with one cluster, from every
+/// cluster's error `errors` (`[B, K]`, non-negative, no gradients needed).
+///
+/// The margin is relative so that it does not grow with the ink of a digit: an absolute gap
+/// ranks heavy, atypical images first. On the validation split (the last 10,000 training
+/// images), the flagship's one-label accuracy with the relative margin was 0.9495 and 0.9302
+/// for seeds 1 and 2, against 0.9283 and 0.9302 with the absolute gap (`docs/capsules.md`).
 pub fn best_and_margin(errors: &Tensor) -> (Tensor, Tensor) {
-    let errors = errors.detach();
+    let errors = errors.detach().clamp_min(0.0);
     let k = errors.size()[1];
     let (best_two, order) = errors.topk(2.min(k), 1, false, true);
     let margin = if best_two.size()[1] == 2 {
-        best_two.select(1, 1) - best_two.select(1, 0)
+        let log = |t: Tensor| (t + MARGIN_FLOOR).log();
+        log(best_two.select(1, 1)) - log(best_two.select(1, 0))
     } else {
         Tensor::zeros_like(&best_two.select(1, 0))
     };
     (order.select(1, 0), margin)
 }
+
+/// Added to both errors of [`best_and_margin`]'s ratio, so that a perfect reconstruction
+/// gives a large, finite margin.
+const MARGIN_FLOOR: f64 = 1e-6;
 
 #[cfg(test)]
 mod tests {
@@ -167,7 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn the_least_error_wins_and_the_margin_is_the_gap_to_the_next() {
+    fn the_least_error_wins_and_the_margin_is_the_log_ratio_to_the_next() {
         let candidates = Tensor::from_slice(&[3i64, 0, 3, 1, 2, 1]).view([2, 3]);
         let errors = Tensor::from_slice(&[5.0f32, 7.0, 5.0, 2.0, 1.5, 2.0]).view([2, 3]);
         let all = errors_by_cluster(&candidates, &errors, 4);
@@ -175,7 +185,9 @@ mod tests {
         assert!(all.double_value(&[1, 0]).is_infinite());
         let (best, margin) = best_and_margin(&all);
         assert_eq!(Vec::<i64>::try_from(best).unwrap(), [3, 2]);
-        assert_eq!(Vec::<f32>::try_from(margin).unwrap(), [2.0, 0.5]);
+        let margin = Vec::<f32>::try_from(margin).unwrap();
+        assert!((margin[0] - (7.0f32 / 5.0).ln()).abs() < 1e-5, "{margin:?}");
+        assert!((margin[1] - (2.0f32 / 1.5).ln()).abs() < 1e-5, "{margin:?}");
         let one = Tensor::from_slice(&[1.0f32]).view([1, 1]);
         assert_eq!(best_and_margin(&one).1.double_value(&[0]), 0.0);
     }

@@ -315,6 +315,26 @@ impl Default for RetrievalProtocol {
     }
 }
 
+impl RetrievalProtocol {
+    /// The default protocol, shrunk to fit small data: at most as many queries per class as
+    /// the rarest class of `query_labels` has, and a precision depth of at most `database`
+    /// images.
+    pub fn fitted(database: usize, query_labels: &[usize]) -> Self {
+        let default = Self::default();
+        let classes = query_labels.iter().max().map_or(0, |&m| m + 1);
+        let mut counts = vec![0_usize; classes];
+        for &label in query_labels {
+            counts[label] += 1;
+        }
+        let rarest = counts.iter().copied().min().unwrap_or(0);
+        Self {
+            per_class: default.per_class.min(rarest).max(1),
+            depth: default.depth.min(database).max(1),
+            ..default
+        }
+    }
+}
+
 /// Retrieval with `net`'s bits: the images of `database` are searched with queries chosen
 /// from `queries` by `protocol`; both must be labelled.
 pub fn score_hashing(

@@ -8,8 +8,8 @@
 //! Any generator works ([`aecraft_generators::Generator::render_candidates`]); one with
 //! per-cluster templates also lets training render only candidates: the clusters with the
 //! highest logits plus those whose prototypes are nearest in pixels. Evaluation and
-//! assignment render every cluster, and the reconstruction margin (second-best error minus
-//! the best) is the confidence of an assignment.
+//! assignment render every cluster, and the relative reconstruction margin (the log of the
+//! second-best error over the best) is the confidence of an assignment.
 
 use tch::Tensor;
 
@@ -159,8 +159,9 @@ mod tests {
         let choice = net.choice().unwrap();
         let (chosen, margin) = choice.choose(&net, &code, &images).unwrap();
         assert_eq!(Vec::<i64>::try_from(chosen).unwrap(), [1, 2]);
-        // Image 0: 0.02 from row 1, 1.82 from row 0, so a margin of 1.8.
-        assert!((margin.double_value(&[0]) - 1.8).abs() < 1e-5);
+        // Image 0: 0.02 from row 1, 1.82 from row 0, so a margin of ln(1.82 / 0.02).
+        let expected = ((1.82_f64 + 1e-6) / (0.02 + 1e-6)).ln();
+        assert!((margin.double_value(&[0]) - expected).abs() < 1e-3);
         let reconstructions = net.reconstruct(&images).unwrap();
         assert!(reconstructions
             .get(1)

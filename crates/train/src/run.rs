@@ -130,6 +130,16 @@ impl<C: RunConfig> Run<C> {
         self.resumed
     }
 
+    /// The same run folder with `config`, a part of this run's configuration (e.g. one
+    /// model of an experiment file), for the function that trains that part.
+    pub fn with_config<D: RunConfig>(&self, config: D) -> Run<D> {
+        Run {
+            dir: self.dir.clone(),
+            config,
+            resumed: self.resumed,
+        }
+    }
+
     /// Trains `model` on `train`, scoring `eval` after every epoch: a fresh run initializes
     /// the model first, a resumed one loads its checkpoint; every epoch ends with a
     /// checkpoint in `checkpoint/` and a record in `log.jsonl`.
