@@ -20,7 +20,7 @@
 //!
 //! In evaluation the choice is the exact one-hot argmax, or, chosen by reconstruction, the
 //! cluster that reconstructs best. The confidence of an assignment is q(k|x), the softmax of
-//! the clean logits, or the reconstruction margin.
+//! the clean logits, or the relative reconstruction margin (ln of the runner-up's error over the best).
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -364,7 +364,7 @@ impl ClusterModel for ClusterAutoencoder {
     }
 
     /// Chosen by reconstruction: the cluster that reconstructs best (every cluster rendered),
-    /// with the reconstruction margin as confidence. Otherwise the argmax of the clean
+    /// with the relative reconstruction margin as confidence. Otherwise the argmax of the clean
     /// logits, with q(k|x), their softmax, as confidence.
     fn assign(&self, data: &ImageDataset) -> Result<Assignments, TrainError> {
         let net = self.model.net();
