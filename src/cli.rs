@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use aecraft_data::sprites::{train_test_sprites, SpritesConfig, SpritesDataset};
 use aecraft_data::{load_mnist, Splits};
 use aecraft_tensor::DeviceChoice;
+use aecraft_train::run_folder::prepare_fresh;
 use aecraft_train::{atomic, Run, RunConfig, TrainError};
 use serde::de::DeserializeOwned;
 
@@ -42,6 +43,9 @@ pub struct RunArgs {
     /// Continue the run whose checkpoint is in this folder.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Replace the run that --out holds (without it, a folder holding a run is refused).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     /// Hold out the last N training images and score on them instead of the test set (for
     /// choosing hyperparameters without the test set).
     #[arg(long)]
@@ -81,7 +85,8 @@ pub struct SpriteSplits {
 }
 
 impl RunArgs {
-    /// Seeds libtorch, sets its threads, checks the device and creates the output folder.
+    /// Seeds libtorch, sets its threads, checks the device, refuses an `--out` that holds a
+    /// run (unless `--overwrite`, which clears it) and creates the output folder.
     pub fn prepare(&self) -> Result<tch::Device, TrainError> {
         tch::manual_seed(self.seed as i64);
         if let Some(threads) = self.threads {
@@ -98,6 +103,9 @@ impl RunArgs {
             return Err(TrainError::invalid("--limit", 0, "must be at least 1"));
         }
         let device = self.device.resolve()?;
+        if self.resume.is_none() {
+            prepare_fresh(&self.out, "--out", self.overwrite)?;
+        }
         atomic::create_dir(&self.out)?;
         Ok(device)
     }

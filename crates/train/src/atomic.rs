@@ -17,6 +17,7 @@ pub fn write_with<T>(
 ) -> Result<T, TrainError> {
     let temporary = temporary_path(path);
     let result = write(&temporary).and_then(|value| {
+        fault_point()?;
         std::fs::rename(&temporary, path).map_err(|e| TrainError::io(path, e))?;
         Ok(value)
     });
@@ -43,6 +44,53 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), TrainError>
 /// Creates `dir` and its parents, naming it in the error.
 pub fn create_dir(dir: &Path) -> Result<(), TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))
+}
+
+/// Renames `from` to `to` (a file or a folder), naming both in the error.
+pub fn rename(from: &Path, to: &Path) -> Result<(), TrainError> {
+    fault_point()?;
+    std::fs::rename(from, to).map_err(|e| {
+        let cause = std::io::Error::new(e.kind(), format!("renaming it to {}: {e}", to.display()));
+        TrainError::io(from, cause)
+    })
+}
+
+/// Flushes every file in `dir`, then `dir` itself, to the disk.
+pub fn sync_dir(dir: &Path) -> Result<(), TrainError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| TrainError::io(dir, e))?.path();
+        if path.is_file() {
+            let file = std::fs::File::open(&path).map_err(|e| TrainError::io(&path, e))?;
+            file.sync_all().map_err(|e| TrainError::io(&path, e))?;
+        }
+    }
+    let folder = std::fs::File::open(dir).map_err(|e| TrainError::io(dir, e))?;
+    folder.sync_all().map_err(|e| TrainError::io(dir, e))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: the number of file operations ([`write_with`]'s rename, [`rename`]) that may
+    /// still run on this thread before one fails as if the process had been killed there.
+    pub(crate) static FAULT_AFTER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Fails when the test hook [`FAULT_AFTER`] says this operation is the one to fail; nothing
+/// outside tests.
+fn fault_point() -> Result<(), TrainError> {
+    #[cfg(test)]
+    if let Some(left) = FAULT_AFTER.with(|f| f.get()) {
+        if left == 0 {
+            return Err(TrainError::invalid(
+                "fault",
+                "injected",
+                "a test killed the process here",
+            ));
+        }
+        FAULT_AFTER.with(|f| f.set(Some(left - 1)));
+    }
+    Ok(())
 }
 
 fn temporary_path(path: &Path) -> PathBuf {

@@ -2,9 +2,15 @@
 //! (the weights, through `VarStore::save`), `optimizer.safetensors` (Adam's state) and
 //! `state.json` (how far training got); a model with variables of its own beside its main
 //! `VarStore` (an adversary, see [`crate::TrainModel::save_own_state`]) adds
-//! `own_variables_<i>.safetensors` and `own_optimizer_<i>.safetensors` for each. Every file
-//! is written atomically, and `state.json` last, so a checkpoint is either the previous one
-//! or the new one, never a mix that loads.
+//! `own_variables_<i>.safetensors` and `own_optimizer_<i>.safetensors` for each.
+//!
+//! A checkpoint is all or nothing. A new one is written whole into a staging folder beside
+//! the old (`checkpoint.tmp-<pid>/`, [`Checkpoint::stage`]), `state.json` last, and synced;
+//! then [`Checkpoint::commit`] moves the old folder aside (`checkpoint.old-<pid>/`), renames
+//! the staging folder into place and deletes the old one. A process killed at any instant
+//! leaves the old checkpoint in place, or the new one, or (between the two renames) both
+//! complete beside an empty place, which [`Checkpoint::recover`] resolves to the newer one
+//! before anything reads the folder. Never a mix of two epochs.
 
 use std::path::{Path, PathBuf};
 
@@ -50,12 +56,15 @@ impl Checkpoint {
         &self.dir
     }
 
-    /// Whether a complete checkpoint is there.
-    pub fn exists(&self) -> bool {
-        self.dir.join(STATE_FILE).is_file()
+    /// Whether a complete checkpoint is there (after [`Checkpoint::recover`]).
+    pub fn exists(&self) -> Result<bool, TrainError> {
+        self.recover()?;
+        Ok(self.dir.join(STATE_FILE).is_file())
     }
 
-    /// Writes the weights, the optimizer state and then the training state.
+    /// Writes the weights, the optimizer state and then the training state into this folder
+    /// (a staging folder from [`Checkpoint::stage`]; [`Checkpoint::commit`] puts it in
+    /// place).
     pub fn save(
         &self,
         vs: &VarStore,
@@ -68,6 +77,115 @@ impl Checkpoint {
         atomic::write_json(&self.dir.join(STATE_FILE), state)
     }
 
+    /// A fresh, empty staging folder for the next checkpoint, beside this one
+    /// (`<name>.tmp-<pid>`), after clearing what an interrupted save left.
+    pub fn stage(&self) -> Result<Checkpoint, TrainError> {
+        self.recover()?;
+        let staged = self.sibling("tmp");
+        if staged.exists() {
+            std::fs::remove_dir_all(&staged).map_err(|e| TrainError::io(&staged, e))?;
+        }
+        atomic::create_dir(&staged)?;
+        Ok(Checkpoint::new(staged))
+    }
+
+    /// Puts the complete checkpoint `staged` (from [`Checkpoint::stage`], saved) in place of
+    /// this one, as described in the module docs.
+    pub fn commit(&self, staged: &Checkpoint) -> Result<(), TrainError> {
+        if !staged.dir.join(STATE_FILE).is_file() {
+            return Err(TrainError::format(
+                &staged.dir,
+                STATE_FILE,
+                "missing: the staged checkpoint is incomplete",
+            ));
+        }
+        atomic::sync_dir(&staged.dir)?;
+        let old = self.sibling("old");
+        if self.dir.exists() {
+            atomic::rename(&self.dir, &old)?;
+        }
+        atomic::rename(&staged.dir, &self.dir)?;
+        if let Some(parent) = self.dir.parent() {
+            atomic::sync_dir(parent)?;
+        }
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| TrainError::io(&old, e))?;
+        }
+        Ok(())
+    }
+
+    /// Resolves what a save killed midway left (see the module docs): with no complete
+    /// checkpoint in place, a complete staged one (the newer) or else the one moved aside is
+    /// renamed into place; leftovers beside a complete checkpoint are deleted.
+    pub fn recover(&self) -> Result<(), TrainError> {
+        let leftovers = self.leftovers()?;
+        if leftovers.is_empty() {
+            return Ok(());
+        }
+        if !self.dir.join(STATE_FILE).is_file() {
+            let complete = |kind: &str| {
+                leftovers
+                    .iter()
+                    .find(|(k, path)| k == kind && path.join(STATE_FILE).is_file())
+                    .map(|(_, path)| path.clone())
+            };
+            if let Some(newest) = complete("tmp").or_else(|| complete("old")) {
+                if self.dir.exists() {
+                    std::fs::remove_dir_all(&self.dir).map_err(|e| TrainError::io(&self.dir, e))?;
+                }
+                atomic::rename(&newest, &self.dir)?;
+            }
+        }
+        for (_, path) in leftovers {
+            if path.exists() {
+                std::fs::remove_dir_all(&path).map_err(|e| TrainError::io(&path, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The staging (`tmp`) and moved-aside (`old`) folders beside this one, of any process.
+    fn leftovers(&self) -> Result<Vec<(String, PathBuf)>, TrainError> {
+        let (Some(parent), Some(name)) = (self.dir.parent(), self.dir.file_name()) else {
+            return Ok(Vec::new());
+        };
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        let prefix = format!("{}.", name.to_string_lossy());
+        let entries = match std::fs::read_dir(parent) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(TrainError::io(parent, e)),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| TrainError::io(parent, e))?;
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = file_name.strip_prefix(&prefix) else {
+                continue;
+            };
+            for kind in ["tmp", "old"] {
+                if rest.starts_with(&format!("{kind}-")) {
+                    found.push((kind.to_owned(), entry.path()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// `<name>.<kind>-<pid>` beside this folder.
+    fn sibling(&self, kind: &str) -> PathBuf {
+        let name = self
+            .dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        self.dir
+            .with_file_name(format!("{name}.{kind}-{}", std::process::id()))
+    }
+
     /// Writes the weights alone (for models trained without the [`crate::Trainer`]).
     pub fn save_weights(&self, vs: &VarStore) -> Result<(), TrainError> {
         atomic::create_dir(&self.dir)?;
@@ -77,6 +195,7 @@ impl Checkpoint {
     /// Loads the weights into `vs`, the optimizer state into `optimizer` and returns the
     /// training state.
     pub fn load(&self, vs: &mut VarStore, optimizer: &mut Adam) -> Result<TrainState, TrainError> {
+        self.recover()?;
         let state: TrainState = read_json(&self.dir.join(STATE_FILE))?;
         self.load_weights(vs)?;
         optimizer.load(&self.dir.join(OPTIMIZER_FILE))?;
@@ -140,6 +259,7 @@ impl Checkpoint {
 
     /// Loads the weights alone.
     pub fn load_weights(&self, vs: &mut VarStore) -> Result<(), TrainError> {
+        self.recover()?;
         let path = self.dir.join(MODEL_FILE);
         vs.load(&path)
             .map_err(|e| TrainError::format(&path, "weights", e.to_string()))
@@ -178,7 +298,7 @@ mod tests {
             train_images: 100,
         };
         checkpoint.save(&vs, &adam, &state).unwrap();
-        assert!(checkpoint.exists());
+        assert!(checkpoint.exists().unwrap());
 
         let mut restored = store(0.0);
         let mut restored_adam = AdamConfig::default().build(&restored).unwrap();
@@ -188,6 +308,58 @@ mod tests {
         );
         assert!(restored.variables()["w"].allclose(&w, 0.0, 0.0, false));
         assert_eq!(restored_adam.steps(), 1);
+    }
+
+    /// Saves epoch `epoch` with every weight at `value` and `steps` Adam steps, as the trainer
+    /// does: stage, save, commit.
+    fn save_epoch(checkpoint: &Checkpoint, value: f64, epoch: usize) -> Result<(), TrainError> {
+        let vs = store(value);
+        let mut adam = AdamConfig::default().build(&vs).unwrap();
+        for _ in 0..epoch {
+            let w = vs.variables()["w"].shallow_clone();
+            adam.backward_step(&(w.sum(Kind::Float) * 0.0));
+        }
+        let state = TrainState {
+            epochs_done: epoch,
+            ..Default::default()
+        };
+        let staged = checkpoint.stage()?;
+        staged.save(&vs, &adam, &state)?;
+        checkpoint.commit(&staged)
+    }
+
+    #[test]
+    fn defect_1_a_save_killed_at_any_file_operation_leaves_one_whole_epoch() {
+        // A save has 5 file operations: 3 renames into the staging folder, then 2 folder
+        // renames; the last round fails nowhere.
+        for fail_after in 0..=5 {
+            let dir = tempfile::tempdir().unwrap();
+            let checkpoint = Checkpoint::new(dir.path().join("checkpoint"));
+            save_epoch(&checkpoint, 1.0, 1).unwrap();
+            crate::atomic::FAULT_AFTER.with(|f| f.set(Some(fail_after)));
+            let saved = save_epoch(&checkpoint, 2.0, 2);
+            crate::atomic::FAULT_AFTER.with(|f| f.set(None));
+            assert_eq!(saved.is_ok(), fail_after == 5, "{fail_after}: {saved:?}");
+
+            // What a resume finds: one epoch, whole (weights, optimizer and state agree).
+            assert!(checkpoint.exists().unwrap(), "{fail_after}");
+            let mut vs = store(0.0);
+            let mut adam = AdamConfig::default().build(&vs).unwrap();
+            let state = checkpoint.load(&mut vs, &mut adam).unwrap();
+            let weight = vs.variables()["w"].double_value(&[0]);
+            assert_eq!(weight, state.epochs_done as f64, "{fail_after}");
+            assert_eq!(adam.steps(), state.epochs_done as i64, "{fail_after}");
+            // Killed between the two folder renames, the newer checkpoint wins.
+            if fail_after >= 4 {
+                assert_eq!(state.epochs_done, 2, "{fail_after}");
+            }
+            // Nothing is left beside the checkpoint.
+            let names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, ["checkpoint"], "{fail_after}");
+        }
     }
 
     #[test]

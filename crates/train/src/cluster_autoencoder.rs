@@ -644,6 +644,7 @@ mod tests {
         ] {
             assert!(dir.path().join(file).is_file(), "{file}");
         }
+        drop(run); // its lock; a folder is written by one run at a time
         let resumed: Run<RunSpec<ClusterAutoencoderConfig>> =
             Run::resume(dir.path(), Some(3)).unwrap();
         let mut model = ClusterAutoencoder::new(&resumed.config().model, Device::Cpu).unwrap();

@@ -81,6 +81,7 @@ pub mod progress;
 pub mod reconstruction_choice;
 pub mod refine;
 pub mod run;
+pub mod run_folder;
 pub mod sprites;
 pub mod trainer;
 

@@ -7,6 +7,7 @@
 //! | `log.jsonl` | one JSON record per epoch |
 //! | `metrics.json` | the final, measured numbers |
 //! | `*.png` | pictures |
+//! | `.lock` | held while a process writes the folder ([`crate::run_folder::RunLock`]) |
 //!
 //! A [`Run`] is created fresh ([`Run::create`], which writes `config.json`) or resumed from
 //! its folder ([`Run::resume`], which reads it), and trains a model with one call
@@ -15,6 +16,7 @@
 //! checkpoint and a log record after every epoch.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use aecraft_data::ImageDataset;
 
 use crate::checkpoint::{read_json, Checkpoint};
+use crate::run_folder::{holds_run, RunLock};
 use crate::trainer::{Evaluation, TrainConfig, TrainReport, Trainer};
 use crate::{atomic, TrainError, TrainModel};
 
@@ -71,20 +74,29 @@ pub struct Run<C> {
     dir: PathBuf,
     config: C,
     resumed: bool,
+    lock: Arc<RunLock>,
 }
 
 impl<C: RunConfig> Run<C> {
-    /// A fresh run of `config` in `dir`: checks the training settings, creates the folder
-    /// and writes `config.json`.
+    /// A fresh run of `config` in `dir`: checks the training settings, creates and locks the
+    /// folder, refuses one that holds a run, and writes `config.json`.
     pub fn create(dir: impl Into<PathBuf>, config: C) -> Result<Self, TrainError> {
         config.train().validate()?;
         let dir = dir.into();
-        atomic::create_dir(&dir)?;
+        let lock = Arc::new(RunLock::acquire(&dir)?);
+        if holds_run(&dir) {
+            return Err(TrainError::invalid(
+                "--out",
+                dir.display(),
+                "the folder holds a run (config.json or checkpoint/): resume it, or clear it first (--overwrite)",
+            ));
+        }
         atomic::write_json(&dir.join(CONFIG_FILE), &config)?;
         Ok(Self {
             dir,
             config,
             resumed: false,
+            lock,
         })
     }
 
@@ -92,6 +104,7 @@ impl<C: RunConfig> Run<C> {
     /// by `epochs` when given (and written back, so a later resume sees them).
     pub fn resume(dir: impl Into<PathBuf>, epochs: Option<usize>) -> Result<Self, TrainError> {
         let dir = dir.into();
+        let lock = Arc::new(RunLock::acquire(&dir)?);
         let mut config: C = read_config(&dir)?;
         if let Some(epochs) = epochs {
             config.train_mut().epochs = epochs;
@@ -103,6 +116,7 @@ impl<C: RunConfig> Run<C> {
             dir,
             config,
             resumed: true,
+            lock,
         })
     }
 
@@ -137,6 +151,7 @@ impl<C: RunConfig> Run<C> {
             dir: self.dir.clone(),
             config,
             resumed: self.resumed,
+            lock: Arc::clone(&self.lock),
         }
     }
 
@@ -226,6 +241,7 @@ mod tests {
             assert!(dir.path().join(file).is_file(), "{file}");
         }
 
+        drop(run); // its lock; a folder is written by one run at a time
         let resumed: Run<RunSpec<AutoencoderConfig>> = Run::resume(dir.path(), Some(3)).unwrap();
         assert!(resumed.is_resumed());
         assert_eq!(resumed.config().model, spec(1).model);
@@ -236,6 +252,7 @@ mod tests {
         let log = std::fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
         assert_eq!(log.lines().count(), 3);
         // The new total is kept for the next resume.
+        drop(resumed);
         let again: Run<RunSpec<AutoencoderConfig>> = Run::resume(dir.path(), None).unwrap();
         assert_eq!(again.config().train.epochs, 3);
     }

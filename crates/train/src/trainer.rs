@@ -314,8 +314,10 @@ impl Trainer {
                 record.images_per_second,
             );
             if let Some(checkpoint) = &self.checkpoint {
-                model.save_own_state(checkpoint)?;
-                checkpoint.save(model.var_store(), optimizer, &state)?;
+                let staged = checkpoint.stage()?;
+                model.save_own_state(&staged)?;
+                staged.save(model.var_store(), optimizer, &state)?;
+                checkpoint.commit(&staged)?;
             }
             if let Some(log) = &self.log {
                 append_jsonl(log, &record)?;
@@ -336,7 +338,7 @@ impl Trainer {
             return Ok(());
         }
         let checkpoint = match &self.checkpoint {
-            Some(c) if c.exists() => format!(" in {}", c.dir().display()),
+            Some(c) if c.exists().unwrap_or(false) => format!(" in {}", c.dir().display()),
             Some(_) => " (none was saved yet)".to_owned(),
             None => String::new(),
         };

@@ -9,6 +9,7 @@ use clap::Args;
 use aecraft::experiment::{preset, read_experiment, train_and_score, write_experiment, Experiment};
 use aecraft::tensor::DeviceChoice;
 use aecraft::train::run::{read_config, RunConfig};
+use aecraft::train::run_folder::prepare_fresh;
 use aecraft::train::{atomic, Run};
 
 use crate::data::DataArgs;
@@ -50,6 +51,9 @@ pub struct TrainArgs {
     /// Continue the run in this folder (its config.json; --epochs may extend it).
     #[arg(long, conflicts_with_all = ["config", "preset"])]
     resume: Option<PathBuf>,
+    /// Replace the run that --out holds (without it, a folder holding a run is refused).
+    #[arg(long, conflicts_with = "resume")]
+    overwrite: bool,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -110,6 +114,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let run = match (&args.resume, &args.out) {
         (Some(dir), _) => Run::resume(dir, args.epochs)?,
         (None, Some(out)) => {
+            prepare_fresh(out, "--out", args.overwrite)?;
             atomic::create_dir(out)?;
             Run::create(out, experiment)?
         }

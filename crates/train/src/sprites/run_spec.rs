@@ -50,6 +50,7 @@ mod tests {
         assert_eq!(run.config(), &spec);
         let read: SpritesRun<Vec<i32>> = read_config(dir.path()).unwrap();
         assert_eq!(read, spec);
+        drop(run); // its lock; a folder is written by one run at a time
         let resumed: Run<SpritesRun<Vec<i32>>> = Run::resume(dir.path(), Some(7)).unwrap();
         assert_eq!(resumed.config().train.epochs, 7);
     }
