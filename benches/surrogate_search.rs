@@ -33,7 +33,7 @@ fn search(c: &mut Criterion) {
     fitted.save(&surrogate.weights).unwrap();
     let config = AutoencoderConfig {
         input: SIZE * SIZE,
-        encoder: MlpConfig::with_hidden(&[512, 256]),
+        encoder: MlpConfig::with_hidden(&[512, 256]).into(),
         encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new("params", PARAM_VECTOR_LEN as i64)]),
         transforms: Vec::new(),

@@ -42,7 +42,7 @@ fn config(
 ) -> AutoencoderConfig {
     AutoencoderConfig {
         input: 16,
-        encoder: MlpConfig::with_hidden(&[32]),
+        encoder: MlpConfig::with_hidden(&[32]).into(),
         encoder_label: None,
         code: CodeLayout(code),
         transforms,

@@ -40,6 +40,7 @@ macro_rules! preset {
 /// Every shipped config, in the order `aecraft presets` lists them.
 pub const PRESETS: &[Preset] = &[
     preset!("vae"),
+    preset!("conv-vae"),
     preset!("kmeans"),
     preset!("gaussian-mixture"),
     preset!("cluster-naive"),

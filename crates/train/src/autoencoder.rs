@@ -15,11 +15,10 @@ use aecraft_codes::{
 use aecraft_data::{Batch, ImageDataset};
 use aecraft_generators::{Generator, GeneratorConfig, MlpGeneratorConfig, OutputKind};
 use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
-use aecraft_tensor::MlpConfig;
 
 use crate::checkpoint::Checkpoint;
 use crate::cluster_driver::ClusterDriver;
-use crate::encoder::{Encoder, EncoderHeadsConfig, EncoderLabelConfig, MlpEncoder};
+use crate::encoder::{Encoder, EncoderConfig, EncoderHeadsConfig, EncoderLabelConfig};
 use crate::model::{Losses, TrainModel};
 use crate::optim::{Adam, AdamConfig};
 use crate::reconstruction_choice::ReconstructionChoice;
@@ -31,8 +30,9 @@ use crate::TrainError;
 pub struct AutoencoderConfig {
     /// Input features per image (784 for MNIST).
     pub input: i64,
-    /// The encoder's hidden layers.
-    pub encoder: MlpConfig,
+    /// The encoder: an MLP (the default) or conv layers then an MLP. An old config's
+    /// `{"hidden": [...], "activation": ...}` reads as an MLP encoder.
+    pub encoder: EncoderConfig,
     /// A side label the encoder reads, one-hot, next to the image; `None`: images only.
     pub encoder_label: Option<EncoderLabelConfig>,
     /// The groups the encoder outputs.
@@ -55,7 +55,7 @@ impl AutoencoderConfig {
     pub fn vae(hidden: &[i64], code: i64) -> Self {
         Self {
             input: 784,
-            encoder: MlpConfig::with_hidden(hidden),
+            encoder: EncoderConfig::mlp(hidden),
             encoder_label: None,
             code: CodeLayout(vec![GroupSpec::new("gauss", 2 * code)]),
             transforms: vec![TransformConfig::Gaussian(GaussianSamplerConfig::default())],
@@ -67,7 +67,7 @@ impl AutoencoderConfig {
     pub fn plain(hidden: &[i64], code: i64) -> Self {
         Self {
             input: 784,
-            encoder: MlpConfig::with_hidden(hidden),
+            encoder: EncoderConfig::mlp(hidden),
             encoder_label: None,
             code: CodeLayout(vec![GroupSpec::new("z", code)]),
             transforms: Vec::new(),
@@ -84,7 +84,7 @@ impl AutoencoderConfig {
                 "must be at least 1",
             ));
         }
-        self.encoder.validate("encoder")?;
+        self.encoder.validate(self.input)?;
         if let Some(label) = &self.encoder_label {
             label.validate()?;
         }
@@ -114,7 +114,7 @@ impl AutoencoderConfig {
     }
 
     /// [`AutoencoderConfig::build`] with, when `heads` is given, one encoder output layer per
-    /// code group ([`MlpEncoder::with_heads`]).
+    /// code group ([`crate::MlpEncoder::with_heads`]; a conv encoder's MLP ends in them too).
     pub fn build_with_heads(
         &self,
         path: &nn::Path,
@@ -128,27 +128,15 @@ impl AutoencoderConfig {
             transforms.push(transform.build(&path, &widths)?);
             transform.infer_widths(&mut widths)?;
         }
-        let label = self.encoder_label.clone();
-        let encoder_path = path / "encoder";
-        let encoder = match heads {
-            None => MlpEncoder::new(
-                &encoder_path,
-                &self.encoder,
-                label,
-                self.input,
-                self.code.total_width(),
-            )?,
-            Some(heads) => MlpEncoder::with_heads(
-                &encoder_path,
-                &self.encoder,
-                label,
-                self.input,
-                &self.code,
-                heads,
-            )?,
-        };
+        let encoder = self.encoder.build(
+            &(path / "encoder"),
+            self.encoder_label.clone(),
+            self.input,
+            &self.code,
+            heads,
+        )?;
         let net = Autoencoder::from_parts(
-            Box::new(encoder),
+            encoder,
             self.code.clone(),
             transforms,
             self.generator
@@ -514,6 +502,7 @@ impl TrainModel for AutoencoderModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aecraft_tensor::MlpConfig;
 
     #[test]
     fn vae_losses_have_reconstruction_and_kl() {

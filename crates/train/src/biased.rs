@@ -119,7 +119,7 @@ impl BiasedConfig {
         };
         let model = AutoencoderConfig {
             input: 784,
-            encoder: MlpConfig::with_hidden(&self.hidden),
+            encoder: MlpConfig::with_hidden(&self.hidden).into(),
             encoder_label: None,
             code: CodeLayout(code),
             transforms,

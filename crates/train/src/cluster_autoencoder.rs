@@ -210,7 +210,7 @@ impl ClusterAutoencoderConfig {
         }
         Ok(AutoencoderConfig {
             input: self.input,
-            encoder: MlpConfig::with_hidden(&self.hidden),
+            encoder: MlpConfig::with_hidden(&self.hidden).into(),
             encoder_label: None,
             code: CodeLayout(groups),
             transforms,

@@ -259,7 +259,7 @@ mod tests {
         };
         let pipeline = AutoencoderConfig {
             input: 36,
-            encoder: MlpConfig::with_hidden(&[16]),
+            encoder: MlpConfig::with_hidden(&[16]).into(),
             encoder_label: None,
             code: layout.clone(),
             transforms: vec![TransformConfig::ClusterChoice(choice.clone())],

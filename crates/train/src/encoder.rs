@@ -1,7 +1,8 @@
 //! The first part of the pipeline: the [`Encoder`] trait, images to a raw code, and the
 //! built-in [`MlpEncoder`], which may also read a side label next to the image (a
 //! conditional encoder, as in a conditional VAE), and may end in one output layer per code
-//! group ([`EncoderHeadsConfig`]), some of them starting at zero.
+//! group ([`EncoderHeadsConfig`]), some of them starting at zero. [`EncoderConfig`] chooses
+//! between it and the [`ConvEncoder`] (convolutions, then an [`MlpEncoder`]).
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
@@ -11,7 +12,271 @@ use aecraft_codes::{one_hot_labels, CodeLayout, LABEL_SIDE};
 use aecraft_tensor::mlp::Activation;
 use aecraft_tensor::{Mlp, MlpConfig};
 
+use crate::conv_encoder::ConvEncoder;
 use crate::TrainError;
+
+/// The kernel size of a conv encoder's layers unless set.
+const DEFAULT_KERNEL: i64 = 4;
+/// The stride of a conv encoder's layers unless set.
+const DEFAULT_STRIDE: i64 = 2;
+
+/// Which built-in encoder starts the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderKind {
+    /// An MLP on the flat pixels ([`MlpEncoder`]).
+    #[default]
+    Mlp,
+    /// Convolutions on the image, then an MLP on their flattened features
+    /// ([`ConvEncoder`]).
+    Conv,
+}
+
+/// Configuration of the pipeline's encoder, e.g. in TOML
+/// `encoder = { kind = "conv", channels = [32, 64], hidden = [256] }`.
+///
+/// `hidden` and `activation` mean what they mean in an [`MlpConfig`]; for a conv encoder
+/// they are the MLP layers after the conv layers, and the activation also follows every conv
+/// layer. The conv fields are left out when serializing at their defaults (always so for an
+/// MLP encoder, which must not set them), so an MLP encoder's config reads and writes as the
+/// [`MlpConfig`] it used to be, plus `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderConfig {
+    /// The encoder: `mlp` (the default) or `conv`.
+    pub kind: EncoderKind,
+    /// Widths of the MLP's hidden layers (after the conv layers, for a conv encoder).
+    pub hidden: Vec<i64>,
+    /// The activation after each hidden layer and each conv layer.
+    pub activation: Activation,
+    /// Conv only: the output channels of each conv layer, in order (the input is one channel).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<i64>,
+    /// Conv only: the square kernel's size (default 4).
+    #[serde(skip_serializing_if = "is_default_kernel")]
+    pub kernel: i64,
+    /// Conv only: the stride of every conv layer (default 2). There is no padding, so a layer
+    /// maps a side of `s` pixels to `(s - kernel) / stride + 1`.
+    #[serde(skip_serializing_if = "is_default_stride")]
+    pub stride: i64,
+    /// Conv only: the image height; 0 with `width` 0 means square images of `input` pixels.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub height: i64,
+    /// Conv only: the image width; 0 with `height` 0 means square images.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub width: i64,
+}
+
+fn is_default_kernel(kernel: &i64) -> bool {
+    *kernel == DEFAULT_KERNEL
+}
+
+fn is_default_stride(stride: &i64) -> bool {
+    *stride == DEFAULT_STRIDE
+}
+
+fn is_zero(size: &i64) -> bool {
+    *size == 0
+}
+
+impl Default for EncoderConfig {
+    /// The default [`MlpConfig`] as an MLP encoder.
+    fn default() -> Self {
+        MlpConfig::default().into()
+    }
+}
+
+impl From<MlpConfig> for EncoderConfig {
+    /// An MLP encoder with `mlp`'s layers.
+    fn from(mlp: MlpConfig) -> Self {
+        Self {
+            kind: EncoderKind::Mlp,
+            hidden: mlp.hidden,
+            activation: mlp.activation,
+            channels: Vec::new(),
+            kernel: DEFAULT_KERNEL,
+            stride: DEFAULT_STRIDE,
+            height: 0,
+            width: 0,
+        }
+    }
+}
+
+impl EncoderConfig {
+    /// An MLP encoder with the given hidden widths and ReLU activations.
+    pub fn mlp(hidden: &[i64]) -> Self {
+        MlpConfig::with_hidden(hidden).into()
+    }
+
+    /// A conv encoder: conv layers with `channels` output channels (kernel 4, stride 2,
+    /// square images), then MLP layers of `hidden` widths, ReLU after each.
+    pub fn conv(channels: &[i64], hidden: &[i64]) -> Self {
+        Self {
+            kind: EncoderKind::Conv,
+            channels: channels.to_vec(),
+            ..Self::mlp(hidden)
+        }
+    }
+
+    /// The MLP part: `hidden` and `activation`.
+    pub fn mlp_layers(&self) -> MlpConfig {
+        MlpConfig {
+            hidden: self.hidden.clone(),
+            activation: self.activation,
+        }
+    }
+
+    /// Sets the image size a conv encoder reads; an MLP encoder reads flat pixels and keeps
+    /// its config.
+    pub fn set_image_size(&mut self, height: i64, width: i64) {
+        if self.kind == EncoderKind::Conv {
+            (self.height, self.width) = (height, width);
+        }
+    }
+
+    /// Checks the config for images of `input` pixels, naming the offending key
+    /// (`encoder.hidden`, `encoder.channels`, `encoder.kernel`, ...).
+    pub fn validate(&self, input: i64) -> Result<(), TrainError> {
+        self.mlp_layers().validate("encoder")?;
+        match self.kind {
+            EncoderKind::Mlp => {
+                let conv_fields = [
+                    (
+                        "channels",
+                        !self.channels.is_empty(),
+                        format!("{:?}", self.channels),
+                    ),
+                    (
+                        "kernel",
+                        self.kernel != DEFAULT_KERNEL,
+                        self.kernel.to_string(),
+                    ),
+                    (
+                        "stride",
+                        self.stride != DEFAULT_STRIDE,
+                        self.stride.to_string(),
+                    ),
+                    ("height", self.height != 0, self.height.to_string()),
+                    ("width", self.width != 0, self.width.to_string()),
+                ];
+                match conv_fields.into_iter().find(|(_, set, _)| *set) {
+                    Some((field, _, value)) => Err(TrainError::invalid(
+                        &format!("encoder.{field}"),
+                        value,
+                        "only a conv encoder reads it (kind = \"conv\")",
+                    )),
+                    None => Ok(()),
+                }
+            }
+            EncoderKind::Conv => self.conv_sizes(input).map(|_| ()),
+        }
+    }
+
+    /// A conv encoder's image size, then the size after each conv layer, as `(height,
+    /// width)`, for images of `input` pixels: checks the conv fields, naming the offending
+    /// key. A layer maps a side of `s` pixels to `(s - kernel) / stride + 1` (no padding),
+    /// which must be at least 1.
+    pub fn conv_sizes(&self, input: i64) -> Result<Vec<(i64, i64)>, TrainError> {
+        let channels = format!("{:?}", self.channels);
+        if self.channels.is_empty() {
+            return Err(TrainError::invalid(
+                "encoder.channels",
+                channels,
+                "a conv encoder needs at least one conv layer",
+            ));
+        }
+        if self.channels.iter().any(|&c| c < 1) {
+            return Err(TrainError::invalid(
+                "encoder.channels",
+                channels,
+                "every conv layer needs at least 1 channel",
+            ));
+        }
+        for (field, value) in [("kernel", self.kernel), ("stride", self.stride)] {
+            if value < 1 {
+                return Err(TrainError::invalid(
+                    &format!("encoder.{field}"),
+                    value,
+                    "must be at least 1",
+                ));
+            }
+        }
+        let image = self.image_size(input)?;
+        let mut sizes = vec![image];
+        for (layer, _) in self.channels.iter().enumerate() {
+            let (height, width) = sizes[layer];
+            if height < self.kernel || width < self.kernel {
+                return Err(TrainError::invalid(
+                    "encoder.channels",
+                    channels,
+                    format!(
+                        "conv layer {layer} reads {height}×{width} features, smaller than the \
+                         kernel ({}): use fewer layers, a smaller kernel or stride",
+                        self.kernel
+                    ),
+                ));
+            }
+            let out = |side: i64| (side - self.kernel) / self.stride + 1;
+            sizes.push((out(height), out(width)));
+        }
+        Ok(sizes)
+    }
+
+    /// The image size `(height, width)` for `input` pixels: as set, or square.
+    fn image_size(&self, input: i64) -> Result<(i64, i64), TrainError> {
+        match (self.height, self.width) {
+            (0, 0) => {
+                let side = (input as f64).sqrt().round() as i64;
+                if side * side != input {
+                    return Err(TrainError::invalid(
+                        "encoder.height",
+                        0,
+                        format!(
+                            "{input} pixels are no square image: set encoder.height and \
+                             encoder.width"
+                        ),
+                    ));
+                }
+                Ok((side, side))
+            }
+            (height, width) if height >= 1 && width >= 1 && height * width == input => {
+                Ok((height, width))
+            }
+            (height, width) => Err(TrainError::invalid(
+                "encoder.height",
+                format!("{height}×{width}"),
+                format!("the image size must have the input's {input} pixels (or both be 0)"),
+            )),
+        }
+    }
+
+    /// Builds the encoder under `path`, from images of `input` pixels (plus `label`'s
+    /// classes) to the raw code of `layout`: one output layer for the whole code, or with
+    /// `heads`, one per group (see [`MlpEncoder::for_code`]).
+    pub fn build(
+        &self,
+        path: &nn::Path,
+        label: Option<EncoderLabelConfig>,
+        input: i64,
+        layout: &CodeLayout,
+        heads: Option<&EncoderHeadsConfig>,
+    ) -> Result<Box<dyn Encoder>, TrainError> {
+        self.validate(input)?;
+        Ok(match self.kind {
+            EncoderKind::Mlp => Box::new(MlpEncoder::for_code(
+                path,
+                &self.mlp_layers(),
+                label,
+                input,
+                layout,
+                heads,
+            )?),
+            EncoderKind::Conv => {
+                Box::new(ConvEncoder::new(path, self, label, input, layout, heads)?)
+            }
+        })
+    }
+}
 
 /// Turns images into the raw code that a [`aecraft_codes::CodeLayout`] splits into groups.
 pub trait Encoder: std::fmt::Debug {
@@ -167,6 +432,22 @@ impl MlpEncoder {
         })
     }
 
+    /// [`MlpEncoder::new`] with `layout`'s total width as output, or with `heads`,
+    /// [`MlpEncoder::with_heads`].
+    pub fn for_code(
+        path: &nn::Path,
+        mlp: &MlpConfig,
+        label: Option<EncoderLabelConfig>,
+        input: i64,
+        layout: &CodeLayout,
+        heads: Option<&EncoderHeadsConfig>,
+    ) -> Result<Self, TrainError> {
+        match heads {
+            None => Self::new(path, mlp, label, input, layout.total_width()),
+            Some(heads) => Self::with_heads(path, mlp, label, input, layout, heads),
+        }
+    }
+
     /// The hidden layers of `mlp` (`None` without any) and the width of their features.
     fn trunk(
         path: &nn::Path,
@@ -224,7 +505,7 @@ impl MlpEncoder {
 }
 
 /// `activation` applied to `x`, as between the layers of an [`Mlp`].
-fn activate(activation: Activation, x: &Tensor) -> Tensor {
+pub(crate) fn activate(activation: Activation, x: &Tensor) -> Tensor {
     match activation {
         Activation::Relu => x.relu(),
         Activation::Elu => x.elu(),

@@ -63,7 +63,7 @@ pub fn binarizing_autoencoder(
     let clean = format!("{BITS}_logits");
     let config = AutoencoderConfig {
         input: 784,
-        encoder: MlpConfig::with_hidden(hidden),
+        encoder: MlpConfig::with_hidden(hidden).into(),
         encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new(LOGITS, bits)]),
         transforms: vec![

@@ -26,7 +26,8 @@
 //! ```
 //!
 //! - [`autoencoder`]: the encoder → code transforms → generator pipeline (AE, VAE, ...), of
-//!   built-in parts or a user's own; [`encoder`]: its first part.
+//!   built-in parts or a user's own; [`encoder`]: its first part, and [`conv_encoder`]:
+//!   conv layers before its MLP.
 //! - [`run`]: a run folder and [`Run`], which starts or resumes and trains with one call.
 //! - [`trainer`]: the loop (Adam, progress bar, evaluation, JSON-lines log, checkpoints,
 //!   resumption, NaN guard); [`optim`] and [`checkpoint`] are its parts.
@@ -64,6 +65,7 @@ pub mod cluster_driver;
 pub mod cluster_models;
 pub mod cluster_run;
 pub mod clustering;
+pub mod conv_encoder;
 pub mod encode;
 pub mod encoder;
 pub mod generated;
@@ -95,8 +97,11 @@ pub use cluster_autoencoder::{
 };
 pub use cluster_driver::{ClusterDriver, ClusterDriverConfig};
 pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
+pub use conv_encoder::ConvEncoder;
 pub use encode::encode_dataset;
-pub use encoder::{Encoder, EncoderHeadsConfig, EncoderLabelConfig, MlpEncoder};
+pub use encoder::{
+    Encoder, EncoderConfig, EncoderHeadsConfig, EncoderKind, EncoderLabelConfig, MlpEncoder,
+};
 pub use error::TrainError;
 pub use model::{Losses, TrainModel, WrapsModel};
 pub use optim::{Adam, AdamConfig};

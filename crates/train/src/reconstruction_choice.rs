@@ -119,7 +119,7 @@ mod tests {
         };
         let config = AutoencoderConfig {
             input: 4,
-            encoder: MlpConfig::with_hidden(&[8]),
+            encoder: MlpConfig::with_hidden(&[8]).into(),
             encoder_label: None,
             code: CodeLayout(vec![GroupSpec::new(&choice.input, k)]),
             transforms: vec![TransformConfig::ClusterChoice(choice)],

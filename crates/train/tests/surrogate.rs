@@ -60,7 +60,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
 
     let config = AutoencoderConfig {
         input: pixels,
-        encoder: MlpConfig::with_hidden(&[32]),
+        encoder: MlpConfig::with_hidden(&[32]).into(),
         encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new("params", PARAM_VECTOR_LEN as i64)]),
         transforms: Vec::new(),
@@ -134,7 +134,7 @@ fn an_encoder_learns_through_a_frozen_fitted_surrogate() {
 fn a_surrogate_generator_without_weights_fails_with_the_field() {
     let config = AutoencoderConfig {
         input: (SIZE * SIZE) as i64,
-        encoder: MlpConfig::with_hidden(&[8]),
+        encoder: MlpConfig::with_hidden(&[8]).into(),
         encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new("params", PARAM_VECTOR_LEN as i64)]),
         transforms: Vec::new(),

@@ -120,7 +120,7 @@ pub fn inverse_autoencoder(
 ) -> AutoencoderConfig {
     AutoencoderConfig {
         input: pixels,
-        encoder: encoder.clone(),
+        encoder: encoder.clone().into(),
         encoder_label: None,
         code: CodeLayout(vec![GroupSpec::new(
             &surrogate.input,
