@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::pictures::{save_bar_chart, save_image_grid};
+use crate::pictures::{save_bar_chart, save_image_grid, BarChart};
 use crate::TrainError;
 use aecraft_data::ImageDataset;
 use aecraft_eval::clustering::{
@@ -150,7 +150,15 @@ pub fn save_cluster_pictures(
         .into_iter()
         .map(|s| s as f64)
         .collect();
-    save_bar_chart(&dir.join("cluster_sizes.png"), &sizes, 12, 120)
+    save_bar_chart(
+        &dir.join("cluster_sizes.png"),
+        &BarChart {
+            title: "Test images per cluster",
+            x_label: "cluster",
+            y_label: "images",
+            values: &sizes,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -1,8 +1,18 @@
-//! Pictures for people to look at: grids of grey images and bar charts, written as PNG
-//! files atomically.
+//! Pictures for people to look at, written as PNG files atomically: grids of grey images,
+//! and bar charts with a title, labelled axes and tick labels, drawn with `plotters` into
+//! memory, their text in DejaVu Sans embedded in the binary (so no system font is needed).
 
 use std::path::Path;
+use std::sync::OnceLock;
 
+use plotters::backend::{BitMapBackend, DrawingBackend};
+use plotters::chart::ChartBuilder;
+use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
+use plotters::coord::Shift;
+use plotters::drawing::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea};
+use plotters::element::{Rectangle, Text};
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{Color, FontStyle, IntoFont, RGBColor, TextStyle, TRANSPARENT, WHITE};
 use tch::{Device, Kind, Tensor};
 
 use crate::{atomic, TrainError};
@@ -92,43 +102,197 @@ pub fn save_image_grid(
     write_grey_png(path, &canvas, canvas_w, canvas_h)
 }
 
-/// Saves a bar chart of `values` (one bar each, heights relative to the largest), `bar_width`
-/// pixels per bar and `height` pixels tall, light bars on a dark background.
-pub fn save_bar_chart(
-    path: &Path,
-    values: &[f64],
-    bar_width: usize,
-    height: usize,
-) -> Result<(), TrainError> {
-    let max = values.iter().copied().fold(0.0, f64::max);
-    if values.is_empty() || bar_width == 0 || height == 0 || max.is_nan() || max <= 0.0 {
-        return Err(TrainError::invalid(
-            "bar chart",
-            path.display(),
-            "needs at least one positive value",
-        ));
-    }
-    let width = values.len() * (bar_width + 1) + 1;
-    let mut canvas = vec![32u8; width * height];
-    for (i, value) in values.iter().enumerate() {
-        let bar = ((value / max) * (height as f64 - 1.0)).round().max(0.0) as usize;
-        for y in height - bar..height {
-            let start = y * width + 1 + i * (bar_width + 1);
-            canvas[start..start + bar_width].fill(220);
-        }
-    }
-    write_grey_png(path, &canvas, width, height)
+/// A chart for [`save_bar_chart`]: one bar per value, the bars numbered from 0 along the
+/// x axis.
+#[derive(Debug, Clone, Copy)]
+pub struct BarChart<'a> {
+    /// The title above the chart, e.g. "Test images per cluster".
+    pub title: &'a str,
+    /// What the bars stand for, under the x axis, e.g. "cluster".
+    pub x_label: &'a str,
+    /// What the heights count, beside the y axis, e.g. "images".
+    pub y_label: &'a str,
+    /// The bar heights: at least one, each finite and not negative.
+    pub values: &'a [f64],
 }
 
+/// Saves `chart` as a PNG: a title, bars on a numbered x axis, a y axis with tick labels
+/// from 0, both axes labelled, and each bar's value above it when there are at most 16 bars.
+/// The picture is 420 pixels tall and 560 to 1600 wide, wider with more bars. Refuses an
+/// empty `values` and values that are NaN, infinite or negative.
+pub fn save_bar_chart(path: &Path, chart: &BarChart<'_>) -> Result<(), TrainError> {
+    let refuse = |reason: &str| Err(TrainError::invalid("bar chart", path.display(), reason));
+    if chart.values.is_empty() {
+        return refuse("needs at least one value");
+    }
+    if let Some(value) = chart.values.iter().find(|v| !v.is_finite() || **v < 0.0) {
+        return refuse(&format!(
+            "values must be finite and not negative, not {value}"
+        ));
+    }
+    let Ok(bars) = i32::try_from(chart.values.len()) else {
+        return refuse("has too many values");
+    };
+    if !font_registered() {
+        return Err(TrainError::format(
+            path,
+            "bar chart",
+            "the embedded font could not be read",
+        ));
+    }
+    let (width, height) = bar_chart_size(chart.values.len());
+    let mut canvas = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut canvas, (width, height)).into_drawing_area();
+        draw_bar_chart(&root, chart, bars).map_err(|e| drawing_failed(path, e))?;
+    }
+    write_png(path, &canvas, (width, height), png::ColorType::Rgb)
+}
+
+/// Height of [`save_bar_chart`]'s pictures, in pixels.
+const CHART_HEIGHT: u32 = 420;
+/// The most bars whose values [`save_bar_chart`] writes above them.
+const VALUES_SHOWN: usize = 16;
+/// Narrowest [`save_bar_chart`] picture, in pixels.
+const MIN_CHART_WIDTH: u32 = 560;
+/// Widest [`save_bar_chart`] picture, in pixels: past that the bars get thinner.
+const MAX_CHART_WIDTH: u32 = 1600;
+/// Pixels per bar in a chart between the narrowest and the widest.
+const BAR_PIXELS: u32 = 32;
+/// Family name the embedded font is registered under: plotters' default for labels, so
+/// every text of a chart finds it.
+const FONT: &str = "sans-serif";
+/// Colour of the bars.
+const BAR_COLOUR: RGBColor = RGBColor(60, 110, 170);
+
+/// `(width, height)` in pixels of a bar chart of `bars` bars: [`BAR_PIXELS`] per bar and 120
+/// for the axes, within the narrowest and widest.
+fn bar_chart_size(bars: usize) -> (u32, u32) {
+    let wanted = u32::try_from(bars)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(BAR_PIXELS)
+        .saturating_add(120);
+    (wanted.clamp(MIN_CHART_WIDTH, MAX_CHART_WIDTH), CHART_HEIGHT)
+}
+
+/// Registers DejaVu Sans (from the `dejavu` crate) as [`FONT`] the first time, and says
+/// whether that worked.
+fn font_registered() -> bool {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    })
+}
+
+/// Draws `chart` (of `bars` values, all finite and not negative) on `root`.
+fn draw_bar_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &BarChart<'_>,
+    bars: i32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let largest = chart.values.iter().copied().fold(0.0, f64::max);
+    // Room above the tallest bar for its value.
+    let top = match largest * 1.1 {
+        0.0 => 1.0,
+        top if top.is_finite() => top,
+        _ => largest,
+    };
+    let mut plot = ChartBuilder::on(root)
+        .caption(chart.title, (FONT, 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        // Plotters' integer ranges hold their end: bars `0..=bars - 1`.
+        .build_cartesian_2d((0..bars - 1).into_segmented(), 0.0..top)?;
+    plot.configure_mesh()
+        .disable_x_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_desc(chart.x_label)
+        .y_desc(chart.y_label)
+        .axis_desc_style((FONT, 18))
+        .label_style((FONT, 14))
+        .x_labels(chart.values.len().min(VALUES_SHOWN))
+        .x_label_formatter(&|bar| match bar {
+            SegmentValue::Exact(i) | SegmentValue::CenterOf(i) => i.to_string(),
+            SegmentValue::Last => String::new(),
+        })
+        .y_label_formatter(&|value| format_value(*value))
+        .draw()?;
+    plot.draw_series((0..bars).zip(chart.values).map(|(i, &value)| {
+        // The last bar ends at the axis' end (which `Exact(bars)` misses with one bar).
+        let end = if i + 1 == bars {
+            SegmentValue::Last
+        } else {
+            SegmentValue::Exact(i + 1)
+        };
+        let mut bar = Rectangle::new(
+            [(SegmentValue::Exact(i), 0.0), (end, value)],
+            BAR_COLOUR.filled(),
+        );
+        bar.set_margin(0, 0, 3, 3);
+        bar
+    }))?;
+    if chart.values.len() <= VALUES_SHOWN {
+        let style =
+            TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        plot.draw_series((0..bars).zip(chart.values).map(|(i, &value)| {
+            Text::new(
+                format_value(value),
+                (SegmentValue::CenterOf(i), value),
+                style.clone(),
+            )
+        }))?;
+    }
+    root.present()
+}
+
+/// `value` (finite, not negative) for a label: from 0.001 to ten million with up to three
+/// decimals (whole numbers without), 0 as "0", the rest in scientific notation.
+fn format_value(value: f64) -> String {
+    if value == 0.0 {
+        "0".into()
+    } else if (1e-3..1e7).contains(&value) {
+        format!("{value:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{value:.2e}")
+    }
+}
+
+/// A drawing error from plotters while drawing the chart at `path`.
+fn drawing_failed(path: &Path, cause: impl std::fmt::Display) -> TrainError {
+    TrainError::format(path, "bar chart", format!("could not be drawn: {cause}"))
+}
+
+/// Writes `canvas` (grey levels, rows of `width` pixels) as a PNG to `path` atomically.
 fn write_grey_png(
     path: &Path,
     canvas: &[u8],
     width: usize,
     height: usize,
 ) -> Result<(), TrainError> {
+    write_png(
+        path,
+        canvas,
+        (width as u32, height as u32),
+        png::ColorType::Grayscale,
+    )
+}
+
+/// Encodes `canvas` (rows of `size.0` pixels of `color`, 8 bits a channel) as a PNG and writes
+/// it to `path` atomically.
+fn write_png(
+    path: &Path,
+    canvas: &[u8],
+    (width, height): (u32, u32),
+    color: png::ColorType,
+) -> Result<(), TrainError> {
     let mut bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
-    encoder.set_color(png::ColorType::Grayscale);
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(color);
     encoder.set_depth(png::BitDepth::Eight);
     encoder
         .write_header()
@@ -139,6 +303,8 @@ fn write_grey_png(
 
 #[cfg(test)]
 mod tests {
+    use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
+
     use super::*;
 
     fn decode(path: &Path) -> (u32, u32, Vec<u8>) {
@@ -181,17 +347,129 @@ mod tests {
         assert!(save_image_grid(&dir.path().join("x.png"), &images, (2, 3), 2, 1).is_err());
     }
 
-    #[test]
-    fn bars_scale_to_the_largest_value() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bars.png");
-        save_bar_chart(&path, &[1.0, 2.0], 3, 11).unwrap();
-        let (w, _, pixels) = decode(&path);
-        let lit = |x: usize| {
-            (0..11)
-                .filter(|y| pixels[y * w as usize + x] == 220)
+    fn chart(values: &[f64]) -> BarChart<'_> {
+        BarChart {
+            title: "Test images per cluster",
+            x_label: "cluster",
+            y_label: "images",
+            values,
+        }
+    }
+
+    /// Heights in pixels of the bars of an RGB picture `width` wide, left to right.
+    fn bar_heights(pixels: &[u8], width: usize) -> Vec<usize> {
+        let colour = [BAR_COLOUR.0, BAR_COLOUR.1, BAR_COLOUR.2];
+        let column = |x: usize| {
+            pixels
+                .chunks_exact(3)
+                .skip(x)
+                .step_by(width)
+                .filter(|p| *p == colour)
                 .count()
         };
-        assert_eq!((lit(1), lit(5)), (5, 10));
+        // Runs of columns with bar pixels, each run's tallest column.
+        let mut bars = Vec::new();
+        let mut run = 0;
+        for x in 0..=width {
+            match if x < width { column(x) } else { 0 } {
+                0 if run > 0 => bars.push(std::mem::take(&mut run)),
+                height => run = run.max(height),
+            }
+        }
+        bars
+    }
+
+    #[test]
+    fn draws_bars_to_scale_with_text_around_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bars.png");
+        save_bar_chart(&path, &chart(&[10.0, 20.0, 15.0])).unwrap();
+        let (w, h, pixels) = decode(&path);
+        assert_eq!((w, h), bar_chart_size(3));
+        assert_eq!(pixels.len(), (w * h * 3) as usize, "RGB");
+        let bars = bar_heights(&pixels, w as usize);
+        assert_eq!(bars.len(), 3, "{bars:?}");
+        assert!(bars[1].abs_diff(2 * bars[0]) <= 2, "{bars:?}");
+        assert!((2 * bars[2]).abs_diff(3 * bars[0]) <= 3, "{bars:?}");
+        // The title's glyphs: dark pixels in the top rows, which hold nothing else.
+        let dark = pixels[..40 * w as usize * 3]
+            .chunks_exact(3)
+            .filter(|p| p.iter().all(|&c| c < 128))
+            .count();
+        assert!(dark > 100, "{dark} dark pixels in the title");
+    }
+
+    #[test]
+    fn many_bars_fit_the_widest_chart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bars.png");
+        let values: Vec<f64> = (0..300).map(|i| (i % 7) as f64).collect();
+        save_bar_chart(&path, &chart(&values)).unwrap();
+        assert_eq!(decode(&path).0, MAX_CHART_WIDTH);
+        save_bar_chart(&path, &chart(&[0.0, 0.0])).unwrap();
+        assert_eq!(decode(&path).0, MIN_CHART_WIDTH);
+    }
+
+    #[test]
+    fn refuses_values_it_cannot_draw() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.png");
+        for values in [&[][..], &[1.0, f64::NAN], &[-1.0], &[f64::INFINITY]] {
+            let err = save_bar_chart(&path, &chart(values)).unwrap_err();
+            assert!(matches!(err, TrainError::Invalid(_)), "{err:?}");
+            assert!(err.to_string().contains("bad.png"), "{err}");
+        }
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn formats_values_for_labels() {
+        let labels: Vec<String> = [0.0, 12.0, 1037.0, 0.125, 2.5, 1e-4, 3e9]
+            .into_iter()
+            .map(format_value)
+            .collect();
+        assert_eq!(
+            labels,
+            ["0", "12", "1037", "0.125", "2.5", "1.00e-4", "3.00e9"]
+        );
+    }
+
+    /// A backend that refuses every pixel.
+    struct Refusing;
+
+    impl DrawingBackend for Refusing {
+        type ErrorType = std::io::Error;
+        fn get_size(&self) -> (u32, u32) {
+            bar_chart_size(2)
+        }
+        fn ensure_prepared(&mut self) -> Result<(), DrawingErrorKind<std::io::Error>> {
+            Ok(())
+        }
+        fn present(&mut self) -> Result<(), DrawingErrorKind<std::io::Error>> {
+            Ok(())
+        }
+        fn draw_pixel(
+            &mut self,
+            _: BackendCoord,
+            _: BackendColor,
+        ) -> Result<(), DrawingErrorKind<std::io::Error>> {
+            Err(DrawingErrorKind::DrawingError(std::io::Error::other(
+                "no pixels here",
+            )))
+        }
+    }
+
+    #[test]
+    fn drawing_errors_become_train_errors() {
+        let cause =
+            draw_bar_chart(&Refusing.into_drawing_area(), &chart(&[1.0, 2.0]), 2).unwrap_err();
+        let err = drawing_failed(Path::new("refused.png"), cause);
+        assert!(matches!(err, TrainError::Format(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("refused.png: bar chart: could not be drawn")
+                && message.contains("no pixels here"),
+            "{message}"
+        );
     }
 }
