@@ -12,8 +12,8 @@ use tch::{Device, Kind, Tensor};
 use aecraft_data::ImageDataset;
 use aecraft_eval::retrieval::PackedCodes;
 use aecraft_train::biased::score_bias;
-use aecraft_train::cluster_run::ClusteringConfig;
-use aecraft_train::clustering::{clustering_metrics, ClusterModel};
+use aecraft_train::cluster_run::{score_clusters, ClusteringConfig};
+use aecraft_train::clustering::ClusterModel;
 use aecraft_train::hashing::{score_hashing, RetrievalProtocol};
 use aecraft_train::probe::code_probe_accuracy;
 use aecraft_train::run::{read_config, CHECKPOINT_DIR};
@@ -205,24 +205,8 @@ impl TrainedRun {
     pub fn evaluate(&self, train: &ImageDataset, eval: &ImageDataset) -> Result<Value, TrainError> {
         self.check_size(train)?;
         self.check_size(eval)?;
-        let clustering = |model: &dyn ClusterModel| -> Result<Value, TrainError> {
-            let train_labels = train.label_vec("eval (the training data's labels)")?;
-            let eval_labels = eval.label_vec("eval")?;
-            let classes = train_labels
-                .iter()
-                .chain(&eval_labels)
-                .max()
-                .map_or(0, |&c| c + 1);
-            let scores = clustering_metrics(
-                &model.assign(train)?,
-                &train_labels,
-                &model.assign(eval)?,
-                &eval_labels,
-                model.clusters(),
-                classes,
-            )?;
-            json_value(&scores)
-        };
+        let clustering =
+            |model: &dyn ClusterModel| json_value(&score_clusters(model, train, eval)?.0);
         let model = match &self.model {
             Model::ClusterAutoencoder(model) => return clustering(model.as_ref()),
             Model::ClosedForm(model) => return clustering(model.as_ref()),

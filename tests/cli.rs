@@ -291,7 +291,8 @@ fn bad_input_is_one_line_naming_the_file_line_and_key_with_status_1() {
     let dir = tempfile::tempdir().unwrap();
     let data = npy_data(dir.path(), 60, 28);
     let config = dir.path().join("bad.toml");
-    let text = PRESETS[1]
+    let text = aecraft::experiment::preset("kmeans")
+        .unwrap()
         .text
         .replace("clusters = 25", "clusters = 25\nclusterz = 3");
     std::fs::write(&config, text).unwrap();

@@ -2,19 +2,62 @@
 //! terms on the evaluation images, with pictures of its reconstructions and, for a Gaussian
 //! code, of samples from the prior.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use serde_json::{json, Map, Value};
 
 use aecraft_codes::TransformConfig;
 use aecraft_data::ImageDataset;
 use aecraft_train::generated::save_prior_samples;
 use aecraft_train::pictures::save_reconstructions;
-use aecraft_train::{evaluate, AutoencoderConfig, AutoencoderModel, Evaluation, Run, RunSpec};
-use aecraft_train::{TrainError, TrainModel};
+use aecraft_train::run::RunConfig;
+use aecraft_train::trainer::TrainReport;
+use aecraft_train::{evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, Evaluation};
+use aecraft_train::{Run, RunSpec, TrainError, TrainModel};
 
 /// Images shown in `reconstructions.png`.
 const SHOWN: i64 = 16;
 /// Prior samples in `samples.png`, and per row.
 const SAMPLES: (i64, usize) = (64, 8);
+
+/// Trains the pipeline `config` of `run` on `train`, scoring `eval` (named `eval_name`)
+/// after each epoch, and returns the model, the report and its loss terms on `eval`.
+/// `what` names the model in the opening line.
+pub(crate) fn train_pipeline<R: RunConfig>(
+    run: &Run<R>,
+    config: &AutoencoderConfig,
+    (train, eval, eval_name): (&ImageDataset, &ImageDataset, &str),
+    what: &str,
+) -> Result<(AutoencoderModel, TrainReport, BTreeMap<String, f64>), TrainError> {
+    let device = train.images().device();
+    let mut model = AutoencoderModel::new(config, device)?;
+    let settings = run.config().train();
+    eprintln!(
+        "training {what} on {} images for {} epochs on {device:?}",
+        train.len(),
+        settings.epochs
+    );
+    let evaluation = Evaluation {
+        name: eval_name,
+        data: eval,
+    };
+    let report = run.train(&mut model, train, Some(evaluation))?;
+    let losses = evaluate(&model, eval, settings.eval_batch_size)?;
+    Ok((model, report, losses))
+}
+
+/// Saves `reconstructions.png`-style pictures at `path`: the first [`SHOWN`] images of
+/// `eval` over `net`'s reconstructions.
+pub(crate) fn save_reconstructions_of(
+    path: &Path,
+    net: &Autoencoder,
+    eval: &ImageDataset,
+) -> Result<(), TrainError> {
+    let inputs = eval.images().narrow(0, 0, SHOWN.min(eval.len() as i64));
+    let size = (eval.height(), eval.width());
+    save_reconstructions(path, &inputs, &net.reconstruct(&inputs)?, size)
+}
 
 /// Trains `run`'s pipeline on `train`, scores it on `eval` (named `eval_name`), and writes
 /// `metrics.json`, `reconstructions.png` and, for a Gaussian code, `samples.png`.
@@ -29,20 +72,9 @@ pub fn score_autoencoder(
     (train, eval, eval_name): (&ImageDataset, &ImageDataset, &str),
 ) -> Result<Value, TrainError> {
     let config = run.config();
-    let device = train.images().device();
-    let mut model = AutoencoderModel::new(&config.model, device)?;
-    eprintln!(
-        "training an autoencoder ({}) on {} images for {} epochs on {device:?}",
-        config.model.code_group(),
-        train.len(),
-        config.train.epochs
-    );
-    let evaluation = Evaluation {
-        name: eval_name,
-        data: eval,
-    };
-    let report = run.train(&mut model, train, Some(evaluation))?;
-    let losses = evaluate(&model, eval, config.train.eval_batch_size)?;
+    let what = format!("an autoencoder ({})", config.model.code_group());
+    let (model, report, losses) =
+        train_pipeline(run, &config.model, (train, eval, eval_name), &what)?;
     let mut metrics = Map::new();
     for (term, value) in &losses {
         let key = match term.as_str() {
@@ -68,11 +100,9 @@ pub fn score_autoencoder(
     let metrics = Value::Object(metrics);
     run.save_metrics(&metrics)?;
 
-    let size = (eval.height(), eval.width());
-    let inputs = eval.images().narrow(0, 0, SHOWN.min(eval.len() as i64));
     let net = model.net();
-    let path = run.path("reconstructions.png");
-    save_reconstructions(&path, &inputs, &net.reconstruct(&inputs)?, size)?;
+    save_reconstructions_of(&run.path("reconstructions.png"), net, eval)?;
+    let size = (eval.height(), eval.width());
     if let Some(gaussian) = config.model.transforms.iter().find_map(|t| match t {
         TransformConfig::Gaussian(gaussian) => Some(gaussian),
         _ => None,

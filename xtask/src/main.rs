@@ -5,6 +5,8 @@
 //! - `fetch-mnist`: downloads and checks MNIST.
 //! - `bench-compare vae`: aecraft against PyTorch eager on the same VAE.
 //! - `downstream-config`: the `.cargo/config.toml` of a project outside this repository.
+//! - `results`: every headline configuration once per seed on the test split, into
+//!   `docs/results.md`.
 
 mod bench;
 mod cmd;
@@ -12,6 +14,7 @@ mod doctor;
 mod downstream;
 mod mnist;
 mod paths;
+mod results;
 mod setup;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -53,6 +56,20 @@ enum Command {
     /// Print the `.cargo/config.toml` for a project outside this repository that uses the
     /// aecraft crates: it then needs no LIBTORCH or LD_LIBRARY_PATH.
     DownstreamConfig,
+    /// Run every headline configuration once per seed on the test split (release examples)
+    /// and write the table of every seed, mean, standard deviation and worst.
+    Results {
+        /// Only these configurations (flagship, hashing, ignoring, biased-softmax, vae,
+        /// surrogate, independent); all when absent.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Folder for the run folders.
+        #[arg(long, default_value = "runs/results")]
+        runs: PathBuf,
+        /// The Markdown file to write.
+        #[arg(long, default_value = "docs/results.md")]
+        out: PathBuf,
+    },
 }
 
 /// Prints errors as one `error: ...` line holding the chain of causes (no backtrace).
@@ -63,6 +80,7 @@ fn main() -> ExitCode {
         Command::FetchMnist { dir, mirrors } => mnist::run(&dir, &mirrors),
         Command::BenchCompare { model } => bench::run(&model),
         Command::DownstreamConfig => downstream::run(),
+        Command::Results { only, runs, out } => results::run(&only, &runs, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,9 @@ use aecraft_generators::KMeansConfig;
 
 use crate::cluster_autoencoder::{ClusterAutoencoder, ClusterAutoencoderConfig, ClusterGenerator};
 use crate::cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
-use crate::clustering::{clustering_metrics, save_cluster_pictures, ClusterModel};
+use crate::clustering::{
+    clustering_metrics, save_cluster_pictures, Assignments, ClusterModel, ClusteringMetrics,
+};
 use crate::{ClusterVariant, Evaluation, Run, RunSpec, TrainError};
 
 /// What a clustering run fits: the `model` of its `config.json`.
@@ -140,23 +142,7 @@ pub fn cluster_and_score(
         FittedModel::ClosedForm(model) => model.as_ref(),
         FittedModel::Autoencoder(model) => model.as_ref(),
     };
-    let train_labels = train.label_vec("one_label_accuracy")?;
-    let eval_labels = eval.label_vec("clustering metrics")?;
-    let classes = train_labels
-        .iter()
-        .chain(&eval_labels)
-        .max()
-        .map_or(0, |&c| c + 1);
-    let train_assignments = model.assign(train)?;
-    let eval_assignments = model.assign(eval)?;
-    let scores = clustering_metrics(
-        &train_assignments,
-        &train_labels,
-        &eval_assignments,
-        &eval_labels,
-        model.clusters(),
-        classes,
-    )?;
+    let (scores, eval_assignments) = score_clusters(model, train, eval)?;
     let variant = match config {
         ClusteringConfig::Autoencoder(c) if c.by_reconstruction.is_none() => Some(c.variant),
         _ => None,
@@ -188,6 +174,33 @@ pub fn cluster_and_score(
         }
     }
     Ok(metrics)
+}
+
+/// Scores `model`'s clusters: `train`'s labels name them (one revealed label per cluster,
+/// or the majority), `eval`'s are scored. Returns the metrics and `eval`'s assignments.
+pub fn score_clusters(
+    model: &dyn ClusterModel,
+    train: &ImageDataset,
+    eval: &ImageDataset,
+) -> Result<(ClusteringMetrics, Assignments), TrainError> {
+    let train_labels = train.label_vec("one_label_accuracy")?;
+    let eval_labels = eval.label_vec("clustering metrics")?;
+    let classes = train_labels
+        .iter()
+        .chain(&eval_labels)
+        .max()
+        .map_or(0, |&c| c + 1);
+    let train_assignments = model.assign(train)?;
+    let eval_assignments = model.assign(eval)?;
+    let scores = clustering_metrics(
+        &train_assignments,
+        &train_labels,
+        &eval_assignments,
+        &eval_labels,
+        model.clusters(),
+        classes,
+    )?;
+    Ok((scores, eval_assignments))
 }
 
 /// The headline metrics as a text table, one `name value` row each (all of them are in

@@ -461,6 +461,7 @@ mod tests {
         save_label_swap(&path, outcome.model.net(), &eval, 4, 3, true).unwrap();
         assert!(path.is_file());
 
+        drop(run); // its lock; a folder is written by one run at a time
         let resumed: Run<IgnoringRun> = Run::resume(dir.path(), Some(2)).unwrap();
         let outcome = train_ignoring(&resumed, &train, None).unwrap();
         assert_eq!(outcome.report.epochs.len(), 1, "epoch 2 only");

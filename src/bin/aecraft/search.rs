@@ -197,9 +197,18 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
             "neighbours": order.iter().map(|&i| file.ids[i]).collect::<Vec<_>>(),
             "distances": order.iter().map(|&i| distances[i]).collect::<Vec<_>>(),
         });
-        writeln!(out, "{line}")?;
+        if let Err(error) = writeln!(out, "{line}") {
+            // A reader that stopped early (`| head`) ends the search quietly.
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(());
+            }
+            return Err(error.into());
+        }
     }
-    out.flush()?;
+    match out.flush() {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => return Err(error.into()),
+        _ => {}
+    }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "{} queries against {} codes in {seconds:.3} s: {:.0} queries per second",
