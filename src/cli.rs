@@ -13,8 +13,9 @@ use clap::{Args, Parser, ValueEnum};
 use aecraft_data::sprites::{train_test_sprites, SpritesConfig, SpritesDataset};
 use aecraft_data::{load_mnist, Splits, MNIST_FILES};
 use aecraft_tensor::DeviceChoice;
+use aecraft_train::run::CHECKPOINT_DIR;
 use aecraft_train::run_folder::prepare_fresh;
-use aecraft_train::{atomic, Run, RunConfig, TrainError};
+use aecraft_train::{atomic, Checkpoint, Run, RunConfig, TrainError};
 use serde::de::DeserializeOwned;
 
 use aecraft_train::{AdamConfig, Evaluation, ImageDataset, LrSchedule, TrainConfig};
@@ -235,11 +236,20 @@ impl RunArgs {
 
     /// The run in `--resume` when given (its epochs replaced by `--epochs`), else a fresh
     /// run of `config()` in `--out`, the folder readied only once
-    /// `config()` succeeded (see [`RunArgs::prepare_out`]).
+    /// `config()` succeeded (see [`RunArgs::prepare_out`]). A resumed run whose checkpoint
+    /// is past `--epochs` is refused before anything is written.
     pub fn start_run<C: RunConfig>(
         &self,
         config: impl FnOnce() -> Result<C, TrainError>,
     ) -> Result<Run<C>, TrainError> {
+        if let (Some(dir), Some(epochs)) = (&self.resume, self.epochs) {
+            // Before `Run::resume` writes the new epochs into its config.json.
+            let checkpoint = Checkpoint::new(dir.join(CHECKPOINT_DIR));
+            if checkpoint.exists()? {
+                let state = checkpoint.state()?;
+                state.check(&checkpoint.state_path(), Some(epochs))?;
+            }
+        }
         let config = || {
             let config = config()?;
             self.prepare_out()?;

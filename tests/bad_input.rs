@@ -57,12 +57,16 @@ fn write_data(dir: &Path, (train, test): (usize, usize), side: usize, bad_label:
     split(test, MNIST_FILES[2], MNIST_FILES[3], bad_label);
 }
 
-/// The flags every run here shares: `--out`, `--data-dir`, one epoch, one thread.
+/// The flags every run here shares: `--out`, `--data-dir`, one thread, and one epoch unless
+/// `extra` says otherwise.
 fn flags(example: &str, out: &Path, data: &Path, extra: &[&str]) -> Vec<String> {
     let mut flags: Vec<String> = [example, "--out"].iter().map(|s| s.to_string()).collect();
     flags.push(out.display().to_string());
     flags.extend(["--data-dir".to_owned(), data.display().to_string()]);
-    flags.extend(["--epochs", "1", "--threads", "1"].map(String::from));
+    if !extra.contains(&"--epochs") {
+        flags.extend(["--epochs", "1"].map(String::from));
+    }
+    flags.extend(["--threads", "1"].map(String::from));
     flags.extend(extra.iter().map(|s| s.to_string()));
     flags
 }
@@ -196,10 +200,10 @@ fn defect_2_no_training_images_left_is_one_line_error() {
 fn defect_3_epochs_near_u64_max_is_one_line_error() {
     let (_dir, data, out) = temp();
     write_data(&data, (20, 10), 16, None);
-    let mut flags = flags("vae", &out, &data, &["--hidden", "16"]);
-    flags.extend(["--epochs".to_owned(), u64::MAX.to_string()]);
-    let error = run("vae", &flags).unwrap_err();
-    assert_refused("vae", &error, &["epochs"], &out);
+    let epochs = u64::MAX.to_string();
+    let extra = ["--hidden", "16", "--epochs", &epochs];
+    let error = run("vae", &flags("vae", &out, &data, &extra)).unwrap_err();
+    assert_refused("vae", &error, &["epochs =", "at most", "--epochs"], &out);
 }
 
 #[test]
@@ -229,6 +233,41 @@ fn defect_5_float_flags_must_be_finite() {
         let error = run(example, &flags(example, &out, &data, extra)).unwrap_err();
         assert_refused(example, &error, &[flag, "finite"], &out);
     }
+}
+
+#[test]
+fn defect_6_a_checkpoint_past_epochs_is_refused_before_anything_is_written() {
+    let (_dir, data, out) = temp();
+    write_data(&data, (20, 10), 16, None);
+    let small = ["--hidden", "16", "--code", "4", "--epochs", "2"];
+    run("vae", &flags("vae", &out, &data, &small)).unwrap();
+    let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+    let resume_dir = out.display().to_string();
+    let resume = |epochs| {
+        flags(
+            "vae",
+            &out,
+            &data,
+            &["--resume", &resume_dir, "--epochs", epochs],
+        )
+    };
+    let error = run("vae", &resume("1")).unwrap_err();
+    assert!(
+        error.contains("checkpoint/state.json: epochs_done") && !error.contains('\n'),
+        "{error}"
+    );
+    let after = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert_eq!(config, after, "config.json was rewritten");
+    let state = out.join("checkpoint/state.json");
+    let text = std::fs::read_to_string(&state).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["train_seconds"] = serde_json::json!(-1.0);
+    std::fs::write(&state, value.to_string()).unwrap();
+    let error = run("vae", &resume("3")).unwrap_err();
+    assert!(
+        error.contains("checkpoint/state.json: train_seconds"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -219,14 +219,26 @@ impl Checkpoint {
         atomic::write_with(&self.dir.join(MODEL_FILE), |tmp| Ok(vs.save(tmp)?))
     }
 
+    /// The training state in `state.json`, checked (see [`TrainState::check`], here without
+    /// the configured epochs).
+    pub fn state(&self) -> Result<TrainState, TrainError> {
+        self.recover()?;
+        let path = self.state_path();
+        let state: TrainState = read_json(&path)?;
+        state.check(&path, None)?;
+        Ok(state)
+    }
+
+    /// The path of `state.json`, for errors about its values.
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
     /// Loads the weights into `vs`, the optimizer state into `optimizer` and returns the
     /// training state, checked (see [`TrainState::check`]; the trainer checks its epochs
     /// against the configured ones).
     pub fn load(&self, vs: &mut VarStore, optimizer: &mut Adam) -> Result<TrainState, TrainError> {
-        self.recover()?;
-        let path = self.dir.join(STATE_FILE);
-        let state: TrainState = read_json(&path)?;
-        state.check(&path, None)?;
+        let state = self.state()?;
         self.load_weights(vs)?;
         optimizer.load(&self.dir.join(OPTIMIZER_FILE))?;
         Ok(state)
@@ -413,7 +425,7 @@ mod tests {
             let mut vs = store(0.0);
             let mut adam = AdamConfig::default().build(&vs).unwrap();
             let state = checkpoint.load(&mut vs, &mut adam)?;
-            state.check(&checkpoint.dir().join(STATE_FILE), epochs)?;
+            state.check(&checkpoint.state_path(), epochs)?;
             Ok::<_, TrainError>(state)
         };
         assert_eq!(load(Some(5)).unwrap().epochs_done, 5);

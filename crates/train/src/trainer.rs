@@ -9,7 +9,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::checkpoint::{Checkpoint, TrainState, STATE_FILE};
+use crate::checkpoint::{Checkpoint, TrainState};
 use crate::log::{append_jsonl, EpochRecord};
 use crate::model::TrainModel;
 use crate::optim::{Adam, AdamConfig};
@@ -202,7 +202,7 @@ impl Trainer {
                 let checkpoint = Checkpoint::new(dir);
                 let state = checkpoint.load(model.var_store_mut(), &mut optimizer)?;
                 let epochs = Some(self.config.epochs);
-                state.check(&checkpoint.dir().join(STATE_FILE), epochs)?;
+                state.check(&checkpoint.state_path(), epochs)?;
                 model.load_own_state(&checkpoint)?;
                 state
             }
