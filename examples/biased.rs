@@ -15,13 +15,13 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs};
 use aecraft::experiment::score_biased;
 use aecraft::train::biased::{BiasedConfig, BiasedRun, Mode};
 
 #[derive(Debug, Parser)]
 #[command(about = "Biased autoencoder on MNIST: codes pushed toward chosen kinds")]
-struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// The kind of code.
@@ -35,11 +35,11 @@ struct Args {
     free: i64,
     /// Weight of the usage prior (softmax; default 300) or the sparsity prior (sparse-bits;
     /// default 1000).
-    #[arg(long)]
+    #[arg(long, value_parser = finite_f64)]
     prior_weight: Option<f64>,
     /// Standard deviation of the noise on the logits in training (default: 0 for softmax,
     /// whose straight-through choices are already discrete, 3 for sparse-bits).
-    #[arg(long)]
+    #[arg(long, value_parser = finite_f64)]
     noise: Option<f64>,
     /// Sparse-bits: train with straight-through bits (the thresholded noisy logits, with the
     /// sigmoid's gradients) and let the sparsity prior read them, instead of putting the
@@ -51,18 +51,18 @@ struct Args {
     #[arg(long)]
     batch: Option<usize>,
     /// Adam's learning rate (default: 2e-3 for softmax, 1e-3 for sparse-bits).
-    #[arg(long)]
+    #[arg(long, value_parser = finite_f64)]
     lr: Option<f64>,
 }
 
 const DEFAULT_EPOCHS: usize = 6;
 
 fn main() -> std::process::ExitCode {
-    finish(run(Args::parse()))
+    run_main(run)
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let device = args.run.prepare()?;
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let (_, splits) = args.run.load_checked_splits(None)?;
     let run = args.run.start_run(|| {
         let preset = BiasedConfig {
             mode: args.mode,
@@ -74,13 +74,14 @@ fn run(args: Args) -> anyhow::Result<()> {
         };
         let batch = args.batch.unwrap_or(args.mode.default_batch());
         let lr = args.lr.unwrap_or(args.mode.default_lr());
+        let mut model = preset.autoencoder()?;
+        model.input = splits.train.pixels();
         Ok(BiasedRun {
             mode: args.mode,
-            model: preset.autoencoder()?,
+            model,
             train: args.run.train_config(DEFAULT_EPOCHS, batch, lr)?,
         })
     })?;
-    let splits = args.run.load_splits(device)?;
     let metrics = score_biased(&run, (&splits.train, &splits.eval, splits.eval_name))?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())

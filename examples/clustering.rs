@@ -16,15 +16,15 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs, MNIST_CLASSES};
 use aecraft::generators::{CapsuleGeneratorConfig, KMeansConfig, MixtureConfig};
 use aecraft::train::cluster_run::{cluster_and_score, metrics_table, ClusteringConfig};
 use aecraft::train::{ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig};
-use aecraft::train::{RunSpec, TrainError};
+use aecraft::train::{ImageDataset, RunSpec, TrainError};
 
 #[derive(Debug, Parser)]
 #[command(about = "Cluster MNIST with the talk's clustering autoencoders")]
-struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// The generator: capsules (the flagship), constant (k-means), gaussian, or mlp.
@@ -40,10 +40,10 @@ struct Args {
     #[arg(long)]
     free: Option<i64>,
     /// Standard deviation of the noise on the logits (mlp, variant discrete).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, value_parser = finite_f64)]
     noise_std: f64,
     /// Weight of the usage prior that keeps all clusters in use (mlp).
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = finite_f64)]
     usage_weight: f64,
     /// Hidden widths of the encoder, mirrored in the generator (mlp).
     #[arg(long, default_value = "512,256")]
@@ -52,7 +52,7 @@ struct Args {
     #[arg(long, default_value_t = 128)]
     batch: usize,
     /// Adam's learning rate (mlp, capsules).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
     lr: f64,
     /// Capsules per cluster (capsules).
     #[arg(long, default_value_t = 1)]
@@ -79,22 +79,19 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    finish(run(Args::parse()))
+    run_main(run)
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let device = args.run.prepare()?;
-    let splits = args.run.load_splits(device)?;
-    let run = args
-        .run
-        .start_run(|| configure(&args, splits.train.pixels()))?;
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let (_, splits) = args.run.load_checked_splits(Some(MNIST_CLASSES))?;
+    let run = args.run.start_run(|| configure(&args, &splits.train))?;
     let metrics = cluster_and_score(&run, &splits.train, &splits.eval, splits.eval_name)?;
     print!("{}", metrics_table(&metrics));
     Ok(())
 }
 
 /// The run's configuration from the flags: a preset of the chosen model, adjusted.
-fn configure(args: &Args, pixels: i64) -> Result<RunSpec<ClusteringConfig>, TrainError> {
+fn configure(args: &Args, data: &ImageDataset) -> Result<RunSpec<ClusteringConfig>, TrainError> {
     let (clusters, restarts) = (args.clusters, args.restarts);
     let kmeans = KMeansConfig {
         clusters,
@@ -115,7 +112,7 @@ fn configure(args: &Args, pixels: i64) -> Result<RunSpec<ClusteringConfig>, Trai
         }),
         "mlp" => {
             let mut mlp = ClusterAutoencoderConfig::mlp(args.variant, clusters);
-            mlp.input = pixels;
+            mlp.input = data.pixels();
             mlp.hidden = parse_widths("--hidden", &args.hidden)?;
             mlp.free = args.free.unwrap_or(mlp.free);
             (mlp.noise_std, mlp.usage_weight) = (args.noise_std, args.usage_weight);
@@ -128,6 +125,8 @@ fn configure(args: &Args, pixels: i64) -> Result<RunSpec<ClusteringConfig>, Trai
                 capsules,
                 template_height: size,
                 template_width: size,
+                canvas_height: data.height(),
+                canvas_width: data.width(),
                 ..Default::default()
             };
             let seed = args.run.seed;

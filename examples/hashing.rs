@@ -21,14 +21,14 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs, MNIST_CLASSES};
 use aecraft::codes::LinearSchedule;
 use aecraft::experiment::score_hashing_run;
 use aecraft::train::hashing::{binarizing_autoencoder, HashingRun};
 
 #[derive(Debug, Parser)]
 #[command(about = "Binarizing autoencoder on MNIST: semantic hashing and compression")]
-struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// Bits per code.
@@ -41,19 +41,19 @@ struct Args {
     #[arg(long, default_value_t = 128)]
     batch: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
     lr: f64,
     /// Standard deviation of the discretization noise at the start and end of training.
-    #[arg(long, num_args = 2, default_values_t = [2.0, 4.0])]
+    #[arg(long, num_args = 2, default_values_t = [2.0, 4.0], value_parser = finite_f64)]
     noise: Vec<f64>,
     /// Weight of the bit-balance prior (a sparsity prior with target 0.5).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = finite_f64)]
     balance: f64,
     /// Weight of the decorrelation penalty.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = finite_f64)]
     decorrelation: f64,
     /// Weight of the neighbour-agreement term (0 for a plain binarizing autoencoder).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = finite_f64)]
     agreement: f64,
     /// Neighbours per image in the similarity graph.
     #[arg(long, default_value_t = 10)]
@@ -66,25 +66,22 @@ struct Args {
 const DEFAULT_EPOCHS: usize = 4;
 
 fn main() -> std::process::ExitCode {
-    finish(run(Args::parse()))
+    run_main(run)
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let device = args.run.prepare()?;
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let (_, splits) = args.run.load_checked_splits(Some(MNIST_CLASSES))?;
     let run = args.run.start_run(|| {
         let hidden = parse_widths("--hidden", &args.hidden)?;
         let noise = LinearSchedule {
             start: args.noise[0],
             end: args.noise[1],
         };
+        let (balance, decorrelation) = (args.balance, args.decorrelation);
+        let mut model = binarizing_autoencoder(&hidden, args.bits, noise, balance, decorrelation)?;
+        model.input = splits.train.pixels();
         let config = HashingRun {
-            model: binarizing_autoencoder(
-                &hidden,
-                args.bits,
-                noise,
-                args.balance,
-                args.decorrelation,
-            )?,
+            model,
             train: args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?,
             agreement: args.agreement,
             neighbors: args.neighbors,
@@ -93,7 +90,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         config.validate()?;
         Ok(config)
     })?;
-    let splits = args.run.load_splits(device)?;
     let metrics = score_hashing_run(&run, (&splits.train, &splits.eval, splits.eval_name))?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())

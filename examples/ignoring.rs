@@ -15,7 +15,7 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs};
 use aecraft::codes::{AdversaryConfig, EncoderObjective};
 use aecraft::experiment::score_ignoring_run;
 use aecraft::prelude::*;
@@ -23,7 +23,7 @@ use aecraft::train::ignoring::{AdversaryInput, IgnoringConfig, IgnoringRun, Meth
 
 #[derive(Debug, Parser)]
 #[command(about = "Ignoring autoencoder on MNIST: a code without the digit class")]
-struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// How the code ignores the label.
@@ -39,27 +39,27 @@ struct Args {
     #[arg(long, default_value_t = 128)]
     batch: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
     lr: f64,
     /// Weight of the adversary's cross-entropy.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = finite_f64)]
     adversary_weight: f64,
     /// What the encoder does against the adversary: confusion (make its prediction
     /// uniform) or reversal (maximize its cross-entropy by gradient reversal).
     #[arg(long, value_enum, default_value_t = EncoderObjective::Confusion)]
     objective: EncoderObjective,
     /// Weight of the encoder's term against the adversary.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, value_parser = finite_f64)]
     encoder_weight: f64,
     /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
     /// the probe and the adversary then read the mean, `z_mean`.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     variational: bool,
     /// Weight of the Gaussian code's KL term (with `--variational`).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = finite_f64)]
     kl_weight: f64,
     /// The adversary's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
     adversary_lr: f64,
     /// The adversary's optimizer steps per training step (alternating updates above 1).
     #[arg(long, default_value_t = 1)]
@@ -72,7 +72,7 @@ struct Args {
     adversary_input: AdversaryInput,
     /// Weight of the class-means penalty on the code the probe reads (`z_mean` for a
     /// Gaussian code): the between-class share of each unit's variance; 0 leaves it out.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = 1000.0, value_parser = finite_f64)]
     class_means_weight: f64,
     /// Let the encoder read the one-hot label next to the image (a conditional encoder).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -83,11 +83,11 @@ const DEFAULT_EPOCHS: usize = 4;
 const CLASSES: i64 = 10;
 
 fn main() -> std::process::ExitCode {
-    finish(run(Args::parse()))
+    run_main(run)
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let device = args.run.prepare()?;
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let (_, splits) = args.run.load_checked_splits(Some(CLASSES))?;
     let run = args.run.start_run(|| {
         let adversary_hidden = match args.adversary_hidden.as_str() {
             "linear" => Vec::new(),
@@ -95,7 +95,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         };
         let preset = IgnoringConfig {
             method: args.method,
-            input: 784,
+            input: splits.train.pixels(),
             classes: CLASSES,
             code_size: args.code_size,
             hidden: parse_widths("--hidden", &args.hidden)?,
@@ -117,7 +117,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         let train = args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?;
         IgnoringRun::new(&preset, train)
     })?;
-    let splits = args.run.load_splits(device)?;
     let metrics = score_ignoring_run(&run, (&splits.train, &splits.eval, splits.eval_name))?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())

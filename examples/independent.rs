@@ -18,7 +18,7 @@
 use anyhow::Context;
 use clap::Parser;
 
-use aecraft::cli::{finish, parse_widths, RunArgs, SpritesChoice};
+use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs, SpritesChoice};
 use aecraft::data::sprites::SpriteLabels;
 use aecraft::train::atomic;
 use aecraft::train::generated::save_traversals;
@@ -26,14 +26,14 @@ use aecraft::train::sprites::independent::{FactorTruth, IndependentConfig};
 
 #[derive(Debug, Parser)]
 #[command(about = "Autoencoders with and without code dropout on sprites, scored by MIG")]
-struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// The data set; sprites are rendered on the fly.
     #[arg(long, value_enum, default_value = "sprites")]
     dataset: SpritesChoice,
     /// The probability of dropping each code unit in training.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = finite_f64)]
     code_dropout: f64,
     /// Canvas width and height in pixels.
     #[arg(long, default_value_t = 32)]
@@ -57,10 +57,10 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     batch: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
     lr: f64,
     /// Weight of the KL term of the beta-VAE reference; 0 leaves the reference out.
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = 4.0, value_parser = finite_f64)]
     beta: f64,
 }
 
@@ -71,10 +71,10 @@ const FINAL_LR_FRACTION: f64 = 0.05;
 const STEPS: i64 = 10;
 
 fn main() -> std::process::ExitCode {
-    finish(run(Args::parse()))
+    run_main(run)
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let SpritesChoice::Sprites = args.dataset;
     if args.run.resume.is_some() {
         anyhow::bail!("--resume: this example trains every model from scratch");
@@ -87,7 +87,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         beta: args.beta,
     };
     config.models().context("--code or --beta")?;
-    let device = args.run.prepare()?;
+    let device = args.run.check()?;
     let sprites = args
         .run
         .sprites(args.size, (args.train_images, args.test_images), false)
@@ -101,6 +101,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         .run
         .cosine_config(epochs, args.batch, args.lr, FINAL_LR_FRACTION)?;
     let settings = (&sprites.config, &train_config);
+    args.run.prepare_out()?;
     let scored = config.train_and_score_each(&args.run.out, settings, (&train, &test), &truth)?;
     let (dropout, plain) = (&scored[0].1, &scored[1].1);
     let beta_vae = scored.get(2).map(|(_, scored)| scored);

@@ -17,7 +17,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 
-use aecraft::cli::{finish, merge_metrics, parse_widths, RunArgs, SpritesChoice};
+use aecraft::cli::{at_least_one, finite_f64, merge_metrics, parse_widths, run_main};
+use aecraft::cli::{RunArgs, SpritesChoice};
 use aecraft::prelude::*;
 use aecraft::train::atomic;
 use aecraft::train::sprites::{
@@ -27,7 +28,7 @@ use aecraft::train::sprites::{
 
 #[derive(Debug, Parser)]
 #[command(about = "Learn a surrogate of the sprites renderer and invert it with an encoder")]
-struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// The data set; sprites are rendered on the fly.
@@ -58,13 +59,13 @@ struct Args {
     #[arg(long, default_value = "512,256")]
     encoder_hidden: String,
     /// Epochs of the inverse-graphics stage (`--epochs` sets the surrogate's).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 12, value_parser = at_least_one)]
     inverse_epochs: usize,
     /// Images per training step.
     #[arg(long, default_value_t = 64)]
     batch: usize,
     /// Adam's learning rate, both stages.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
     lr: f64,
     /// Descent steps through the surrogate per search candidate at inference; 0 keeps the
     /// encoder's proposal.
@@ -74,7 +75,7 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     rotation_starts: usize,
     /// Adam's learning rate in the search, in units of the raw parameters.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = finite_f64)]
     search_lr: f64,
 }
 
@@ -86,15 +87,15 @@ const FINAL_LR: f64 = 0.05;
 const SHOWN: i64 = 16;
 
 fn main() -> std::process::ExitCode {
-    finish(run(Args::parse()))
+    run_main(run)
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let SpritesChoice::Sprites = args.dataset;
     if args.run.resume.is_some() {
         anyhow::bail!("--resume: this two-stage example always trains from scratch");
     }
-    let device = args.run.prepare()?;
+    let device = args.run.check()?;
     let search = SearchConfig::new(args.search_steps, args.rotation_starts, args.search_lr);
     search
         .validate()
@@ -115,6 +116,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         inverse_train: schedule(args.inverse_epochs)?,
     };
     let splits = (&sprites.train, &sprites.test);
+    args.run.prepare_out()?;
     let outcome = fit_and_invert(&config, splits, &search, &args.run.out, device)?;
     let (stages, inversion) = (&outcome.stages, &outcome.inversion);
     let surrogate_seconds = stages.surrogate_report.state.train_seconds;

@@ -11,7 +11,7 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finish, parse_widths, RunArgs};
+use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs};
 use aecraft::prelude::*;
 use aecraft::train::generated::save_prior_samples;
 use aecraft::train::pictures::save_reconstructions;
@@ -19,7 +19,7 @@ use aecraft::train::{evaluate, RunSpec};
 
 #[derive(Debug, Parser)]
 #[command(about = "Train a VAE or plain autoencoder on MNIST")]
-struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
     /// Hidden widths of the encoder (mirrored in the generator), e.g. 400 or 512,256.
@@ -32,7 +32,7 @@ struct Args {
     #[arg(long, default_value_t = 64)]
     batch: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
     lr: f64,
     /// Train a plain (deterministic) autoencoder instead of a VAE.
     #[arg(long)]
@@ -44,27 +44,26 @@ const DEFAULT_EPOCHS: usize = 10;
 const SAMPLES: (i64, usize) = (64, 8);
 
 fn main() -> std::process::ExitCode {
-    finish(run(Args::parse()))
+    run_main(run)
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
-    let device = args.run.prepare()?;
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
+    let (device, splits) = args.run.load_checked_splits(None)?;
     let run = args.run.start_run(|| {
         let hidden = parse_widths("--hidden", &args.hidden)?;
         if args.code <= 0 {
             let reason = "the code needs at least one unit";
             return Err(TrainError::invalid("--code", args.code, reason));
         }
-        Ok(RunSpec {
-            model: if args.plain {
-                AutoencoderConfig::plain(&hidden, args.code)
-            } else {
-                AutoencoderConfig::vae(&hidden, args.code)
-            },
-            train: args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?,
-        })
+        let mut model = if args.plain {
+            AutoencoderConfig::plain(&hidden, args.code)
+        } else {
+            AutoencoderConfig::vae(&hidden, args.code)
+        };
+        model.input = splits.train.pixels();
+        let train = args.run.train_config(DEFAULT_EPOCHS, args.batch, args.lr)?;
+        Ok(RunSpec { model, train })
     })?;
-    let splits = args.run.load_splits(device)?;
     let (train, eval) = (&splits.train, &splits.eval);
     let config = run.config();
     // A Gaussian code is read at its mean, `z_mean`; a plain one is `z`.

@@ -1,20 +1,28 @@
 //! The command-line flags every example shares (`--out`, `--data-dir`, `--epochs`, `--seed`,
-//! `--limit`, `--device`, `--threads`, `--resume`) and the setup they imply.
+//! `--limit`, `--device`, `--threads`, `--resume`) and the setup they imply, in the order
+//! every example follows: flags checked ([`RunArgs::check`]), data loaded and checked
+//! ([`RunArgs::load_checked_splits`]), the configuration built from the data, and only then
+//! anything written ([`RunArgs::start_run`], or [`RunArgs::prepare_out`]).
 
 use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 
 use aecraft_data::sprites::{train_test_sprites, SpritesConfig, SpritesDataset};
-use aecraft_data::{load_mnist, Splits};
+use aecraft_data::{load_mnist, Splits, MNIST_FILES};
 use aecraft_tensor::DeviceChoice;
+use aecraft_train::run::CHECKPOINT_DIR;
 use aecraft_train::run_folder::prepare_fresh;
-use aecraft_train::{atomic, Run, RunConfig, TrainError};
+use aecraft_train::{atomic, Checkpoint, Run, RunConfig, TrainError};
 use serde::de::DeserializeOwned;
 
 use aecraft_train::{AdamConfig, Evaluation, ImageDataset, LrSchedule, TrainConfig};
+
+/// The classes of the labels of the data sets in MNIST's layout (MNIST, Fashion-MNIST,
+/// KMNIST): the examples that read labels refuse others.
+pub const MNIST_CLASSES: i64 = 10;
 
 /// Flags shared by the examples.
 #[derive(Debug, Clone, Args)]
@@ -85,29 +93,35 @@ pub struct SpriteSplits {
 }
 
 impl RunArgs {
-    /// Seeds libtorch, sets its threads, checks the device, refuses an `--out` that holds a
-    /// run (unless `--overwrite`, which clears it) and creates the output folder.
-    pub fn prepare(&self) -> Result<tch::Device, TrainError> {
+    /// Checks the flags that need no data and applies them: seeds libtorch, sets its threads
+    /// (at most the machine's cores, with a warning when clamped), checks `--limit` and
+    /// resolves the device. Writes nothing.
+    pub fn check(&self) -> Result<tch::Device, TrainError> {
         tch::manual_seed(self.seed as i64);
-        if let Some(threads) = self.threads {
-            if threads == 0 {
-                return Err(TrainError::invalid(
-                    "--threads",
-                    threads,
-                    "must be at least 1",
-                ));
+        if let Some(requested) = self.threads {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let (threads, warning) = bounded_threads(requested, cores)?;
+            if let Some(warning) = warning {
+                eprintln!("{warning}");
             }
             tch::set_num_threads(threads as i32);
         }
         if self.limit == Some(0) {
             return Err(TrainError::invalid("--limit", 0, "must be at least 1"));
         }
-        let device = self.device.resolve()?;
+        Ok(self.device.resolve()?)
+    }
+
+    /// Readies `--out` for a fresh run: refuses a folder that holds a run unless
+    /// `--overwrite` (which clears it), and creates it; with `--resume`, writes nothing. For
+    /// examples that write without [`RunArgs::start_run`]: call it after [`RunArgs::check`],
+    /// once data and configuration are checked.
+    pub fn prepare_out(&self) -> Result<(), TrainError> {
         if self.resume.is_none() {
             prepare_fresh(&self.out, "--out", self.overwrite)?;
+            atomic::create_dir(&self.out)?;
         }
-        atomic::create_dir(&self.out)?;
-        Ok(device)
+        Ok(())
     }
 
     /// Loads the data set from `--data-dir`, keeping the first `--limit` training images.
@@ -121,34 +135,53 @@ impl RunArgs {
         })
     }
 
-    /// Loads the data set onto `device` and, with `--validation N`, holds out the last N
-    /// training images as the split to score instead of the test set.
-    pub fn load_splits(&self, device: tch::Device) -> Result<RunSplits, TrainError> {
+    /// [`RunArgs::check`], then loads the data set: the first `--limit` training images,
+    /// refusing splits without images and, with `classes`, labels outside `0..classes`; onto
+    /// the device, and with `--validation N` the last N training images held out as the split
+    /// to score instead of the test set. Writes nothing.
+    pub fn load_checked_splits(
+        &self,
+        classes: Option<i64>,
+    ) -> Result<(tch::Device, RunSplits), TrainError> {
+        let device = self.check()?;
         let Splits { train, test } = self.load_data()?;
+        let dir = self.data_dir.display();
+        for (data, file) in [(&train, MNIST_FILES[0]), (&test, MNIST_FILES[2])] {
+            if data.is_empty() {
+                let reason = format!("{file} holds no images");
+                return Err(TrainError::invalid("--data-dir", dir, reason));
+            }
+        }
+        if let Some(classes) = classes {
+            for (data, file) in [(&train, MNIST_FILES[1]), (&test, MNIST_FILES[3])] {
+                check_labels(data, classes, file)
+                    .map_err(|reason| TrainError::invalid("--data-dir", &dir, reason))?;
+            }
+        }
         let (train, test) = (train.to_device(device), test.to_device(device));
-        match self.validation {
-            None => Ok(RunSplits {
+        let splits = match self.validation {
+            None => RunSplits {
                 train,
                 eval: test,
                 eval_name: "test",
-            }),
-            Some(n) if n == 0 || n >= train.len() => Err(TrainError::invalid(
-                "--validation",
-                n,
-                format!(
+            },
+            Some(n) if n == 0 || n >= train.len() => {
+                let reason = format!(
                     "must leave training images: the training split has {}",
                     train.len()
-                ),
-            )),
+                );
+                return Err(TrainError::invalid("--validation", n, reason));
+            }
             Some(n) => {
                 let cut = train.len() - n;
-                Ok(RunSplits {
+                RunSplits {
                     eval: train.slice(cut, n),
                     train: train.take(cut),
                     eval_name: "validation",
-                })
+                }
             }
-        }
+        };
+        Ok((device, splits))
     }
 
     /// The examples' training settings: `--epochs` (else `default_epochs`), `--seed`, and
@@ -202,23 +235,44 @@ impl RunArgs {
     }
 
     /// The run in `--resume` when given (its epochs replaced by `--epochs`), else a fresh
-    /// run of `config()` in `--out` (see [`Run::create_or_resume`]).
+    /// run of `config()` in `--out`, the folder readied only once
+    /// `config()` succeeded (see [`RunArgs::prepare_out`]). A resumed run whose checkpoint
+    /// is past `--epochs` is refused before anything is written.
     pub fn start_run<C: RunConfig>(
         &self,
         config: impl FnOnce() -> Result<C, TrainError>,
     ) -> Result<Run<C>, TrainError> {
+        if let (Some(dir), Some(epochs)) = (&self.resume, self.epochs) {
+            // Before `Run::resume` writes the new epochs into its config.json.
+            let checkpoint = Checkpoint::new(dir.join(CHECKPOINT_DIR));
+            if checkpoint.exists()? {
+                let state = checkpoint.state()?;
+                state.check(&checkpoint.state_path(), Some(epochs))?;
+            }
+        }
+        let config = || {
+            let config = config()?;
+            self.prepare_out()?;
+            Ok(config)
+        };
         Run::create_or_resume(&self.out, self.resume.as_deref(), self.epochs, config)
     }
 
     /// Random sprites on `size`×`size` canvases: `train` training sprites (capped by
     /// `--limit`) drawn with `--seed`, and `test` test sprites drawn with another seed (see
-    /// [`train_test_sprites`]); with `vary_intensity`, grey levels vary too.
+    /// [`train_test_sprites`]); with `vary_intensity`, grey levels vary too. No sprites in
+    /// either split is an error naming `--train-images` or `--test-images`.
     pub fn sprites(
         &self,
         size: usize,
         (train, test): (usize, usize),
         vary_intensity: bool,
     ) -> Result<SpriteSplits, TrainError> {
+        for (flag, count) in [("--train-images", train), ("--test-images", test)] {
+            if count == 0 {
+                return Err(TrainError::invalid(flag, 0, "must be at least 1"));
+            }
+        }
         let config = SpritesConfig {
             size,
             count: self.limit.map_or(train, |n| n.min(train)),
@@ -262,6 +316,87 @@ pub fn merge_metrics(parts: &[serde_json::Value]) -> serde_json::Value {
         }
     }
     serde_json::Value::Object(merged)
+}
+
+/// `requested` libtorch threads bounded by the machine's `cores`, with the warning to print
+/// when clamped; 0 is an error naming `--threads`.
+fn bounded_threads(requested: usize, cores: usize) -> Result<(usize, Option<String>), TrainError> {
+    if requested == 0 {
+        return Err(TrainError::invalid("--threads", 0, "must be at least 1"));
+    }
+    if requested > cores {
+        let warning = format!(
+            "warning: --threads {requested} is more than the {cores} cores of this machine; using {cores}"
+        );
+        return Ok((cores, Some(warning)));
+    }
+    Ok((requested, None))
+}
+
+/// Checks that the labels of `data` (read from `file`) lie in `0..classes`; the error is the
+/// reason, naming the file.
+fn check_labels(data: &ImageDataset, classes: i64, file: &str) -> Result<(), String> {
+    let Some(labels) = data.labels().filter(|l| l.numel() > 0) else {
+        return Ok(());
+    };
+    let (low, high) = (labels.min().int64_value(&[]), labels.max().int64_value(&[]));
+    match [low, high].into_iter().find(|l| !(0..classes).contains(l)) {
+        Some(label) => Err(format!(
+            "{file} holds label {label}, out of range: the example knows {classes} classes (0 to {})",
+            classes - 1
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Clap value parser for a float flag: a finite number (NaN and infinities are refused; the
+/// error names the flag).
+pub fn finite_f64(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err("must be a finite number".to_owned())
+    }
+}
+
+/// Clap value parser for a count that must be at least 1 (the error names the flag).
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+/// An example's `main`: parses its flags with `A` and runs `run`, ending as [`finish`] does;
+/// a flag error is one line and exit status 1 too (`--help` and `--version` print as usual).
+pub fn run_main<A: Parser, E: Display>(run: impl FnOnce(A) -> Result<(), E>) -> ExitCode {
+    match A::try_parse() {
+        Ok(args) => finish(run(args)),
+        Err(error) if !error.use_stderr() => {
+            // Help or version, for stdout; nothing to do if stdout is closed.
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        Err(error) => finish::<String>(Err(one_line(&error))),
+    }
+}
+
+/// A clap error on one line: its first paragraph (the problem, without the usage and tips),
+/// without clap's `error: ` prefix.
+pub fn one_line(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let line = lines.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
 }
 
 /// Ends an example: on error, prints one line with the whole chain of causes (no backtrace,
@@ -317,5 +452,29 @@ mod tests {
             error.contains("--hidden") && error.contains("wide"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn defect_4_threads_are_bounded_by_the_cores() {
+        assert_eq!(bounded_threads(2, 4).unwrap(), (2, None));
+        let (threads, warning) = bounded_threads(64, 4).unwrap();
+        assert_eq!(threads, 4);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("--threads 64") && !warning.contains('\n'),
+            "{warning}"
+        );
+        let error = bounded_threads(0, 4).unwrap_err().to_string();
+        assert!(error.contains("--threads"), "{error}");
+    }
+
+    #[test]
+    fn defect_5_float_flags_must_be_finite() {
+        for text in ["NaN", "nan", "inf", "-inf", "infinity", "1e999"] {
+            assert!(finite_f64(text).is_err(), "{text}");
+        }
+        assert!(finite_f64("ten").unwrap_err().contains("ten"));
+        assert_eq!(finite_f64("1e-3").unwrap(), 1e-3);
+        assert_eq!(finite_f64("-2").unwrap(), -2.0);
     }
 }

@@ -24,6 +24,7 @@ const UNSIGNED_BYTE: u8 = 0x08;
 /// Reads `path` and checks that it is an unsigned-byte IDX array with `ndims` dimensions; a
 /// name ending in `.gz` is decompressed first.
 pub fn read_idx(path: &Path, ndims: usize) -> Result<IdxArray, DataError> {
+    expect_file(path)?;
     let bytes = if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
@@ -33,6 +34,19 @@ pub fn read_idx(path: &Path, ndims: usize) -> Result<IdxArray, DataError> {
         std::fs::read(path).map_err(|e| DataError::io(path, e))?
     };
     parse_idx(&bytes, ndims).map_err(|(field, reason)| DataError::format(path, field, reason))
+}
+
+/// An error when `path` is a folder: "is a folder, expected a file" (reading it would say
+/// something less clear, and a search for the file would say "not found").
+pub(crate) fn expect_file(path: &Path) -> Result<(), DataError> {
+    if path.is_dir() {
+        let cause = std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a folder, expected a file",
+        );
+        return Err(DataError::io(path, cause));
+    }
+    Ok(())
 }
 
 /// Decompresses a gzipped IDX file, reading no more than its header announces (plus one
@@ -173,6 +187,18 @@ mod tests {
         let err = read_idx(&path, 1).unwrap_err().to_string();
         assert!(
             err.contains("broken-idx1-ubyte") && err.contains("length"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn defect_8_a_folder_in_place_of_an_idx_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train-images-idx3-ubyte");
+        std::fs::create_dir(&path).unwrap();
+        let err = read_idx(&path, 3).unwrap_err().to_string();
+        assert!(
+            err.contains("train-images-idx3-ubyte: is a folder, expected a file"),
             "{err}"
         );
     }

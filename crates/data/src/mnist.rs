@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::idx::read_idx;
+use crate::idx::{expect_file, read_idx};
 use crate::DataError;
 use crate::ImageDataset;
 
@@ -45,14 +45,15 @@ pub fn load_mnist(dir: &Path) -> Result<Splits, DataError> {
     })
 }
 
-/// `dir/name`, or else `dir/name.gz`, or an error saying how to fetch the data.
+/// `dir/name`, or else `dir/name.gz`, or an error: a folder in their place is named as one,
+/// else the error says how to fetch the data.
 fn find_file(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
-    let plain = dir.join(name);
-    let gzipped = dir.join(format!("{name}.gz"));
-    [plain, gzipped]
-        .into_iter()
-        .find(|path| path.is_file())
-        .ok_or_else(|| DataError::MissingData {
+    let candidates = [dir.join(name), dir.join(format!("{name}.gz"))];
+    if let Some(file) = candidates.iter().find(|path| path.is_file()) {
+        return Ok(file.clone());
+    }
+    candidates.iter().try_for_each(|path| expect_file(path))?;
+    Err(DataError::MissingData {
             what: format!("{name} (or {name}.gz)"),
             dir: dir.to_owned(),
             hint: format!(
@@ -121,5 +122,19 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
         let err = load_mnist(dir.path()).unwrap_err().to_string();
         assert!(err.contains("t10k-images-idx3-ubyte: length"), "{err}");
+    }
+
+    #[test]
+    fn defect_8_a_folder_in_place_of_a_file_is_not_reported_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        write_split(dir.path(), MNIST_FILES[0], MNIST_FILES[1], 5);
+        std::fs::create_dir(dir.path().join(MNIST_FILES[2])).unwrap();
+        write_split(dir.path(), "unused-images", MNIST_FILES[3], 2);
+        let err = load_mnist(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("t10k-images-idx3-ubyte: is a folder, expected a file")
+                && !err.contains("not found"),
+            "{err}"
+        );
     }
 }

@@ -39,6 +39,33 @@ pub struct TrainState {
     pub train_images: u64,
 }
 
+impl TrainState {
+    /// Checks a state read from `path` (a checkpoint's `state.json`): finite, non-negative
+    /// seconds and, with `epochs` (the configured total), no more epochs done than that; the
+    /// error names the file and the field.
+    pub fn check(&self, path: &Path, epochs: Option<usize>) -> Result<(), TrainError> {
+        if !(self.train_seconds.is_finite() && self.train_seconds >= 0.0) {
+            let reason = format!(
+                "{} is not a finite, non-negative number of seconds",
+                self.train_seconds
+            );
+            return Err(TrainError::format(path, "train_seconds", reason));
+        }
+        match epochs {
+            Some(epochs) if self.epochs_done > epochs => Err(TrainError::format(
+                path,
+                "epochs_done",
+                format!(
+                    "{} epochs are done, more than the {epochs} the run is configured for \
+                     (pass a larger --epochs to continue it)",
+                    self.epochs_done
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A checkpoint folder.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
@@ -192,11 +219,26 @@ impl Checkpoint {
         atomic::write_with(&self.dir.join(MODEL_FILE), |tmp| Ok(vs.save(tmp)?))
     }
 
-    /// Loads the weights into `vs`, the optimizer state into `optimizer` and returns the
-    /// training state.
-    pub fn load(&self, vs: &mut VarStore, optimizer: &mut Adam) -> Result<TrainState, TrainError> {
+    /// The training state in `state.json`, checked (see [`TrainState::check`], here without
+    /// the configured epochs).
+    pub fn state(&self) -> Result<TrainState, TrainError> {
         self.recover()?;
-        let state: TrainState = read_json(&self.dir.join(STATE_FILE))?;
+        let path = self.state_path();
+        let state: TrainState = read_json(&path)?;
+        state.check(&path, None)?;
+        Ok(state)
+    }
+
+    /// The path of `state.json`, for errors about its values.
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    /// Loads the weights into `vs`, the optimizer state into `optimizer` and returns the
+    /// training state, checked (see [`TrainState::check`]; the trainer checks its epochs
+    /// against the configured ones).
+    pub fn load(&self, vs: &mut VarStore, optimizer: &mut Adam) -> Result<TrainState, TrainError> {
+        let state = self.state()?;
         self.load_weights(vs)?;
         optimizer.load(&self.dir.join(OPTIMIZER_FILE))?;
         Ok(state)
@@ -372,5 +414,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains(MODEL_FILE), "{err}");
+    }
+
+    #[test]
+    fn defect_6_state_json_values_are_checked_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = Checkpoint::new(dir.path().join("checkpoint"));
+        save_epoch(&checkpoint, 1.0, 5).unwrap();
+        let load = |epochs| {
+            let mut vs = store(0.0);
+            let mut adam = AdamConfig::default().build(&vs).unwrap();
+            let state = checkpoint.load(&mut vs, &mut adam)?;
+            state.check(&checkpoint.state_path(), epochs)?;
+            Ok::<_, TrainError>(state)
+        };
+        assert_eq!(load(Some(5)).unwrap().epochs_done, 5);
+        let err = load(Some(3)).unwrap_err().to_string();
+        assert!(
+            err.contains("checkpoint/state.json: epochs_done") && err.contains("--epochs"),
+            "{err}"
+        );
+        let state = checkpoint.dir().join(STATE_FILE);
+        let text = r#"{"epochs_done": 5, "train_seconds": -2.0, "train_images": 0}"#;
+        std::fs::write(&state, text).unwrap();
+        let err = load(None).unwrap_err().to_string();
+        assert!(
+            err.contains("checkpoint/state.json: train_seconds") && !err.contains('\n'),
+            "{err}"
+        );
+        let nan = TrainState {
+            train_seconds: f64::NAN,
+            ..Default::default()
+        };
+        let err = nan.check(&state, None).unwrap_err().to_string();
+        assert!(err.contains("train_seconds"), "{err}");
     }
 }

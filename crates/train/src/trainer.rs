@@ -45,6 +45,10 @@ impl LrSchedule {
     }
 }
 
+/// The most epochs a run may be configured for (a bound far above any real run, so that
+/// step counts never overflow).
+pub const MAX_EPOCHS: usize = 1_000_000;
+
 /// Configuration of the training loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -91,6 +95,10 @@ impl TrainConfig {
             if value == 0 {
                 return Err(TrainError::invalid(field, value, "must be at least 1"));
             }
+        }
+        if self.epochs > MAX_EPOCHS {
+            let reason = format!("must be at most {MAX_EPOCHS} (--epochs)");
+            return Err(TrainError::invalid("epochs", self.epochs, reason));
         }
         if let LrSchedule::Cosine { final_fraction } = self.lr_schedule {
             if !(0.0..=1.0).contains(&final_fraction) {
@@ -193,6 +201,8 @@ impl Trainer {
             Some(dir) => {
                 let checkpoint = Checkpoint::new(dir);
                 let state = checkpoint.load(model.var_store_mut(), &mut optimizer)?;
+                let epochs = Some(self.config.epochs);
+                state.check(&checkpoint.state_path(), epochs)?;
                 model.load_own_state(&checkpoint)?;
                 state
             }
@@ -239,7 +249,8 @@ impl Trainer {
             ));
         }
         let steps_per_epoch = train.len().div_ceil(self.config.batch_size);
-        let total_steps = (steps_per_epoch * self.config.epochs) as f64;
+        // In floats: no product of step counts can overflow.
+        let total_steps = steps_per_epoch as f64 * self.config.epochs as f64;
         let base_lr = self.config.optimizer.lr;
         let mut epochs = Vec::new();
         for epoch in state.epochs_done + 1..=self.config.epochs {
@@ -256,7 +267,8 @@ impl Trainer {
                 .shuffled_batches(self.config.batch_size, order_seed)
                 .enumerate()
             {
-                let done = ((epoch - 1) * steps_per_epoch + step) as f64 / total_steps;
+                let steps_done = (epoch - 1) as f64 * steps_per_epoch as f64 + step as f64;
+                let done = steps_done / total_steps;
                 optimizer.set_lr(self.config.lr_schedule.lr(base_lr, done));
                 model.set_progress(done);
                 let losses = model.losses(&batch, true)?;
@@ -431,5 +443,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("batch_size"));
+    }
+
+    #[test]
+    fn defect_3_epochs_near_u64_max_are_refused_naming_epochs() {
+        for epochs in [usize::MAX, usize::MAX - 1, MAX_EPOCHS + 1] {
+            let config = TrainConfig {
+                epochs,
+                ..Default::default()
+            };
+            let err = Trainer::new(config).unwrap_err().to_string();
+            assert!(err.contains("epochs") && err.contains("--epochs"), "{err}");
+        }
+        let config = TrainConfig {
+            epochs: MAX_EPOCHS,
+            ..Default::default()
+        };
+        assert!(config.validate().is_ok());
     }
 }
