@@ -44,7 +44,11 @@ const HEADLINES: &[Headline] = &[
         example: "hashing",
         args: &["--bits", "32"],
         seeds: &[1, 2],
-        metrics: &[("map", true), ("precision_at_1000", true), ("bit_balance_error", false)],
+        metrics: &[
+            ("map", true),
+            ("precision_at_1000", true),
+            ("bit_balance_error", false),
+        ],
     },
     Headline {
         name: "ignoring",
@@ -83,7 +87,11 @@ const HEADLINES: &[Headline] = &[
         example: "independent",
         args: &[],
         seeds: &[1, 2, 3],
-        metrics: &[("mig", true), ("mig_no_dropout", true), ("mig_beta_vae", true)],
+        metrics: &[
+            ("mig", true),
+            ("mig_no_dropout", true),
+            ("mig_beta_vae", true),
+        ],
     },
 ];
 
@@ -126,7 +134,11 @@ pub fn run(only: &[String], runs: &Path, out: &Path) -> Result<()> {
                 .arg(&dir)
                 .args(["--seed", &seed.to_string(), "--overwrite"])
                 .args(headline.args);
-            eprintln!("== {} seed {seed}: {}", headline.name, cmd::display(&command));
+            eprintln!(
+                "== {} seed {seed}: {}",
+                headline.name,
+                cmd::display(&command)
+            );
             cmd::run(&mut command)?;
             let seconds = started.elapsed().as_secs_f64();
             rows.push((seed, read_metrics(&dir.join("metrics.json"))?, seconds));
@@ -180,9 +192,13 @@ fn table(headline: &Headline, rows: &[(u64, BTreeMap<String, f64>, f64)]) -> Str
         }
         let _ = writeln!(text, " {seconds:.0} |");
     }
-    let column = |key: &str| -> Vec<f64> { rows.iter().filter_map(|r| r.1.get(key).copied()).collect() };
+    let column =
+        |key: &str| -> Vec<f64> { rows.iter().filter_map(|r| r.1.get(key).copied()).collect() };
     let seconds: Vec<f64> = rows.iter().map(|r| r.2).collect();
-    for (label, statistic) in [("mean", mean as fn(&[f64]) -> Option<f64>), ("std", std_dev)] {
+    for (label, statistic) in [
+        ("mean", mean as fn(&[f64]) -> Option<f64>),
+        ("std", std_dev),
+    ] {
         let _ = write!(text, "| {label} |");
         for (key, _) in headline.metrics {
             let _ = write!(text, " {} |", cell(statistic(&column(key))));
