@@ -399,15 +399,27 @@ pub fn one_line(error: &clap::Error) -> String {
     line.strip_prefix("error: ").unwrap_or(&line).to_owned()
 }
 
-/// Ends an example: on error, prints one line with the whole chain of causes (no backtrace,
-/// whatever `RUST_BACKTRACE` says) and exits with status 1.
+/// Ends an example: on error, prints [`error_line`] and exits with status 1.
 pub fn finish<E: Display>(result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_line(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `error` with its whole chain of causes on one line (no backtrace, whatever
+/// `RUST_BACKTRACE` says): libtorch's messages carry a C++ stack trace after their first
+/// line, which is left out, as are the further lines of any message.
+pub fn error_line(error: &impl Display) -> String {
+    let text = format!("{error:#}");
+    let first = text.lines().next().unwrap_or_default().trim_end();
+    if text.trim_end().contains('\n') {
+        format!("{first} (further lines left out)")
+    } else {
+        first.to_owned()
     }
 }
 
@@ -455,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn defect_4_threads_are_bounded_by_the_cores() {
+    fn defect_10_threads_are_bounded_by_the_cores() {
         assert_eq!(bounded_threads(2, 4).unwrap(), (2, None));
         let (threads, warning) = bounded_threads(64, 4).unwrap();
         assert_eq!(threads, 4);
@@ -469,12 +481,32 @@ mod tests {
     }
 
     #[test]
-    fn defect_5_float_flags_must_be_finite() {
+    fn defect_10_float_flags_must_be_finite() {
         for text in ["NaN", "nan", "inf", "-inf", "infinity", "1e999"] {
             assert!(finite_f64(text).is_err(), "{text}");
         }
         assert!(finite_f64("ten").unwrap_err().contains("ten"));
         assert_eq!(finite_f64("1e-3").unwrap(), 1e-3);
         assert_eq!(finite_f64("-2").unwrap(), -2.0);
+    }
+
+    #[test]
+    fn defect_5_a_libtorch_error_is_one_line_naming_the_file() {
+        // Resuming after a width edit: the saved weights no longer fit the model.
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = Checkpoint::new(dir.path().join("checkpoint"));
+        let saved = tch::nn::VarStore::new(tch::Device::Cpu);
+        let _ = saved.root().zeros("w", &[2]);
+        checkpoint.save_weights(&saved).unwrap();
+        let mut edited = tch::nn::VarStore::new(tch::Device::Cpu);
+        let _ = edited.root().zeros("w", &[3]);
+        let error = checkpoint.load_weights(&mut edited).unwrap_err();
+        assert!(
+            error.to_string().contains('\n'),
+            "libtorch's message has a trace"
+        );
+        let line = error_line(&error);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("model.safetensors"), "{line}");
     }
 }

@@ -142,7 +142,7 @@ fn temp() -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 #[test]
-fn defect_1_examples_train_on_16x16_images() {
+fn defect_4_images_that_are_not_28x28_train_in_every_example() {
     for (example, small) in SMALL {
         let (_dir, data, out) = temp();
         write_data(&data, (60, 20), 16, None);
@@ -159,7 +159,7 @@ fn defect_1_examples_train_on_16x16_images() {
 }
 
 #[test]
-fn defect_1_nothing_is_written_before_the_data_are_checked() {
+fn defect_10_a_failed_run_leaves_no_out_folder() {
     for (example, small) in SMALL {
         let (_dir, data, out) = temp();
         let error = run(example, &flags(example, &out, &data, small)).unwrap_err();
@@ -168,7 +168,7 @@ fn defect_1_nothing_is_written_before_the_data_are_checked() {
 }
 
 #[test]
-fn defect_2_zero_test_images_is_one_line_error() {
+fn defect_4_zero_test_images_is_one_line_error() {
     for (example, small) in SMALL {
         let (_dir, data, out) = temp();
         write_data(&data, (30, 0), 16, None);
@@ -185,7 +185,7 @@ fn defect_2_zero_test_images_is_one_line_error() {
 }
 
 #[test]
-fn defect_2_no_training_images_left_is_one_line_error() {
+fn defect_4_no_training_images_left_is_one_line_error() {
     let (_dir, data, out) = temp();
     write_data(&data, (0, 10), 16, None);
     let error = run("vae", &flags("vae", &out, &data, &[])).unwrap_err();
@@ -197,7 +197,7 @@ fn defect_2_no_training_images_left_is_one_line_error() {
 }
 
 #[test]
-fn defect_3_epochs_near_u64_max_is_one_line_error() {
+fn defect_4_epochs_near_u64_max_is_one_line_error() {
     let (_dir, data, out) = temp();
     write_data(&data, (20, 10), 16, None);
     let epochs = u64::MAX.to_string();
@@ -207,7 +207,7 @@ fn defect_3_epochs_near_u64_max_is_one_line_error() {
 }
 
 #[test]
-fn defect_4_zero_threads_is_one_line_error() {
+fn defect_10_zero_threads_is_one_line_error() {
     let (_dir, data, out) = temp();
     write_data(&data, (20, 10), 16, None);
     let mut flags = flags("vae", &out, &data, &[]);
@@ -217,7 +217,7 @@ fn defect_4_zero_threads_is_one_line_error() {
 }
 
 #[test]
-fn defect_5_float_flags_must_be_finite() {
+fn defect_10_float_flags_must_be_finite() {
     let (_dir, data, out) = temp();
     let cases: [(&str, &str, &[&str]); 8] = [
         ("hashing", "--agreement", &["--agreement", "NaN"]),
@@ -236,7 +236,7 @@ fn defect_5_float_flags_must_be_finite() {
 }
 
 #[test]
-fn defect_6_a_checkpoint_past_epochs_is_refused_before_anything_is_written() {
+fn defect_10_a_checkpoint_past_epochs_is_refused_before_anything_is_written() {
     let (_dir, data, out) = temp();
     write_data(&data, (20, 10), 16, None);
     let small = ["--hidden", "16", "--code", "4", "--epochs", "2"];
@@ -271,7 +271,7 @@ fn defect_6_a_checkpoint_past_epochs_is_refused_before_anything_is_written() {
 }
 
 #[test]
-fn defect_7_surrogate_inverse_epochs_0_is_refused() {
+fn defect_10_surrogate_inverse_epochs_0_is_refused_before_stage_1() {
     let (_dir, data, out) = temp();
     let extra = ["--size", "16", "--inverse-epochs", "0"];
     let error = run("surrogate", &flags("surrogate", &out, &data, &extra)).unwrap_err();
@@ -279,7 +279,7 @@ fn defect_7_surrogate_inverse_epochs_0_is_refused() {
 }
 
 #[test]
-fn defect_8_a_folder_in_place_of_an_idx_file_is_named() {
+fn defect_10_a_folder_in_place_of_an_idx_file_is_named() {
     let (_dir, data, out) = temp();
     write_data(&data, (20, 10), 16, None);
     let labels = data.join(MNIST_FILES[1]);
@@ -291,7 +291,7 @@ fn defect_8_a_folder_in_place_of_an_idx_file_is_named() {
 }
 
 #[test]
-fn defect_9_labels_out_of_range_are_refused() {
+fn defect_10_labels_out_of_range_are_refused() {
     for (example, small) in SMALL {
         if ["vae", "biased"].contains(&example) {
             continue;

@@ -192,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn defect_8_a_folder_in_place_of_an_idx_file_is_named() {
+    fn defect_10_a_folder_in_place_of_an_idx_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("train-images-idx3-ubyte");
         std::fs::create_dir(&path).unwrap();

@@ -125,7 +125,7 @@ mod tests {
     }
 
     #[test]
-    fn defect_8_a_folder_in_place_of_a_file_is_not_reported_missing() {
+    fn defect_10_a_folder_in_place_of_a_file_is_not_reported_missing() {
         let dir = tempfile::tempdir().unwrap();
         write_split(dir.path(), MNIST_FILES[0], MNIST_FILES[1], 5);
         std::fs::create_dir(dir.path().join(MNIST_FILES[2])).unwrap();

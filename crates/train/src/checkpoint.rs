@@ -417,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn defect_6_state_json_values_are_checked_on_resume() {
+    fn defect_10_state_json_values_are_checked_on_resume() {
         let dir = tempfile::tempdir().unwrap();
         let checkpoint = Checkpoint::new(dir.path().join("checkpoint"));
         save_epoch(&checkpoint, 1.0, 5).unwrap();

@@ -499,4 +499,18 @@ mod tests {
             prop_assert!(agreement_loss(&same, 2).double_value(&[]).abs() < 1e-5);
         }
     }
+
+    #[test]
+    fn defect_8_small_runs_fit_the_retrieval_protocol_to_the_data() {
+        // 300 database images, 3 queries per class at most: precision at 300, 3 per class.
+        let labels: Vec<usize> = (0..30).map(|i| i % 10).collect();
+        let protocol = RetrievalProtocol::fitted(300, &labels);
+        assert_eq!((protocol.per_class, protocol.depth), (3, 300));
+        // Full MNIST keeps the default protocol.
+        let labels: Vec<usize> = (0..10_000).map(|i| i % 10).collect();
+        assert_eq!(
+            RetrievalProtocol::fitted(60_000, &labels),
+            RetrievalProtocol::default()
+        );
+    }
 }

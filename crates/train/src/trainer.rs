@@ -446,7 +446,7 @@ mod tests {
     }
 
     #[test]
-    fn defect_3_epochs_near_u64_max_are_refused_naming_epochs() {
+    fn defect_4_epochs_near_u64_max_are_refused_naming_epochs() {
         for epochs in [usize::MAX, usize::MAX - 1, MAX_EPOCHS + 1] {
             let config = TrainConfig {
                 epochs,

@@ -34,26 +34,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) if !error.use_stderr() => {
-            // --help and --version.
-            print!("{error}");
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            // clap's usage errors are one line and exit with 1, like every other error.
-            let text = error.render().to_string();
-            let lines: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|line| !line.is_empty() && !line.starts_with("For more information"))
-                .collect();
-            eprintln!("{} (see --help)", lines.join(" "));
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = match cli.command {
+    // Flag errors are one line with exit status 1, like every other error.
+    aecraft::cli::run_main(|cli: Cli| match cli.command {
         Command::Train(args) => train::run(args),
         Command::Presets => {
             presets();
@@ -63,8 +45,7 @@ fn main() -> ExitCode {
         Command::Index(args) => search::index(args),
         Command::Search(args) => search::search(args),
         Command::Eval(args) => eval::run(args),
-    };
-    aecraft::cli::finish(result)
+    })
 }
 
 /// Lists the shipped configs, one line each.
