@@ -90,12 +90,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let device = args.run.check()?;
     let sprites = args
         .run
-        .sprites(args.size, (args.train_images, args.test_images), false)
-        .context("--train-images, --test-images or --size")?;
+        .scored_sprites(args.size, (args.train_images, args.test_images), false)
+        .context("--train-images, --test-images, --validation or --size")?;
     let train = sprites.train.to_image_dataset(SpriteLabels::Shape)?;
-    let test = sprites.test.to_image_dataset(SpriteLabels::Shape)?;
+    let test = sprites.eval.to_image_dataset(SpriteLabels::Shape)?;
     let (train, test) = (train.to_device(device), test.to_device(device));
-    let truth = FactorTruth::new(&sprites.test, args.bins)?;
+    let truth = FactorTruth::new(&sprites.eval, args.bins)?;
     let epochs = args.run.epochs_or(DEFAULT_EPOCHS);
     let train_config = args
         .run
@@ -123,6 +123,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         "code_dropout": args.code_dropout,
         "code_units": args.code,
         "mig_images": test.len(),
+        "evaluated_on": sprites.eval_name,
         "mig_bins": args.bins,
         "size": args.size,
         "train_images": train.len(),

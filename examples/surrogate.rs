@@ -102,10 +102,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .context("--search-steps, --rotation-starts or --search-lr")?;
     let started = Instant::now();
     let counts = (args.train_images, args.test_images);
-    let sprites = args.run.sprites(args.size, counts, !args.fixed_intensity)?;
-    if (sprites.test.len() as i64) < SHOWN {
-        anyhow::bail!("--test-images: the pictures need at least {SHOWN}");
-    }
+    let sprites = args
+        .run
+        .scored_sprites(args.size, counts, !args.fixed_intensity)?;
+    sprites.require_eval(SHOWN as usize, "the pictures")?;
     let schedule = |n| args.run.cosine_config(n, args.batch, args.lr, FINAL_LR);
     let surrogate_hidden = parse_widths("--surrogate-hidden", &args.surrogate_hidden)?;
     let config = TwoStageConfig {
@@ -115,7 +115,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         encoder: MlpConfig::with_hidden(&parse_widths("--encoder-hidden", &args.encoder_hidden)?),
         inverse_train: schedule(args.inverse_epochs)?,
     };
-    let splits = (&sprites.train, &sprites.test);
+    let splits = (&sprites.train, &sprites.eval);
     args.run.prepare_out()?;
     let outcome = fit_and_invert(&config, splits, &search, &args.run.out, device)?;
     let (stages, inversion) = (&outcome.stages, &outcome.inversion);
@@ -137,6 +137,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             "size": args.size,
             "train_images": outcome.data.train.len(),
             "test_images": outcome.data.eval.len(),
+            "evaluated_on": sprites.eval_name,
             "epochs": stages.surrogate_report.state.epochs_done,
             "inverse_epochs": stages.inverse_report.state.epochs_done,
             "seed": args.run.seed,

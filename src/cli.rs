@@ -92,6 +92,76 @@ pub struct SpriteSplits {
     pub test: SpritesDataset,
 }
 
+/// Random sprites for a run scored on one split: the test sprites, or with `--validation N`
+/// the last N training sprites, held out of training (see [`SpriteSplits::scored`]).
+#[derive(Debug)]
+pub struct ScoredSprites {
+    /// How the training sprites were drawn (before any were held out).
+    pub config: SpritesConfig,
+    /// The training sprites (without the held-out ones).
+    pub train: SpritesDataset,
+    /// The test sprites, or the held-out training sprites with `--validation`.
+    pub eval: SpritesDataset,
+    /// `test` or `validation`.
+    pub eval_name: &'static str,
+}
+
+impl ScoredSprites {
+    /// Checks that the scored split holds at least `at_least` sprites, which `what` needs;
+    /// the error names `--test-images`, or `--validation` when it set the split.
+    pub fn require_eval(&self, at_least: usize, what: &str) -> Result<(), TrainError> {
+        if self.eval.len() >= at_least {
+            return Ok(());
+        }
+        let flag = match self.eval_name {
+            "validation" => "--validation",
+            _ => "--test-images",
+        };
+        let reason = format!("{what} need at least {at_least} sprites to score");
+        Err(TrainError::invalid(flag, self.eval.len(), reason))
+    }
+}
+
+impl SpriteSplits {
+    /// The split to score: the test sprites when `validation` is `None`, else the last
+    /// `validation` training sprites, held out of training. 0, or not fewer than the
+    /// training sprites, is an error naming `--validation`.
+    pub fn scored(self, validation: Option<usize>) -> Result<ScoredSprites, TrainError> {
+        let SpriteSplits {
+            config,
+            mut train,
+            test,
+        } = self;
+        let Some(n) = validation else {
+            return Ok(ScoredSprites {
+                config,
+                train,
+                eval: test,
+                eval_name: "test",
+            });
+        };
+        if n == 0 || n >= train.len() {
+            let reason = format!(
+                "must leave training sprites: the training split has {}",
+                train.len()
+            );
+            return Err(TrainError::invalid("--validation", n, reason));
+        }
+        let cut = train.len() - n;
+        let eval = SpritesDataset {
+            size: train.size,
+            images: train.images.split_off(cut * train.size * train.size),
+            params: train.params.split_off(cut),
+        };
+        Ok(ScoredSprites {
+            config,
+            train,
+            eval,
+            eval_name: "validation",
+        })
+    }
+}
+
 impl RunArgs {
     /// Checks the flags that need no data and applies them: seeds libtorch, sets its threads
     /// (at most the machine's cores, with a warning when clamped), checks `--limit` and
@@ -285,6 +355,18 @@ impl RunArgs {
             train,
             test,
         })
+    }
+
+    /// [`RunArgs::sprites`], scored on the test sprites or, with `--validation N`, on the
+    /// last N training sprites held out of training (see [`SpriteSplits::scored`]).
+    pub fn scored_sprites(
+        &self,
+        size: usize,
+        counts: (usize, usize),
+        vary_intensity: bool,
+    ) -> Result<ScoredSprites, TrainError> {
+        self.sprites(size, counts, vary_intensity)?
+            .scored(self.validation)
     }
 
     /// A path inside `--out`.

@@ -303,3 +303,84 @@ fn defect_10_labels_out_of_range_are_refused() {
         assert_refused(example, &error, &names, &out);
     }
 }
+
+/// Tiny runs of the sprites examples: small canvases, few sprites, small networks.
+const SPRITES_SMALL: [(&str, &[&str]); 2] = [
+    (
+        "surrogate",
+        &[
+            "--size",
+            "16",
+            "--surrogate-hidden",
+            "8",
+            "--encoder-hidden",
+            "8",
+            "--inverse-epochs",
+            "1",
+            "--search-steps",
+            "0",
+            "--rotation-starts",
+            "1",
+            "--batch",
+            "16",
+        ],
+    ),
+    (
+        "independent",
+        &[
+            "--size", "16", "--code", "3", "--hidden", "8", "--beta", "0", "--bins", "5",
+        ],
+    ),
+];
+
+/// The `metrics.json` that a run of `example` with `extra` after its small flags wrote.
+fn sprites_metrics(example: &str, small: &[&str], extra: &[&str]) -> serde_json::Value {
+    let (_dir, data, out) = temp();
+    let mut flags_ = small.to_vec();
+    flags_.extend(["--train-images", "40", "--test-images", "20"]);
+    flags_.extend(extra);
+    run(example, &flags(example, &out, &data, &flags_)).unwrap();
+    let text = std::fs::read_to_string(out.join("metrics.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn defect_7_sprites_examples_score_on_the_validation_split_when_asked() {
+    for (example, small) in SPRITES_SMALL {
+        let eval_key = if example == "surrogate" {
+            "test_images"
+        } else {
+            "mig_images"
+        };
+        let metrics = sprites_metrics(example, small, &["--validation", "16"]);
+        assert_eq!(
+            metrics["evaluated_on"], "validation",
+            "{example}: {metrics}"
+        );
+        assert_eq!(metrics["train_images"], 24, "{example}: {metrics}");
+        assert_eq!(metrics[eval_key], 16, "{example}: {metrics}");
+        let metrics = sprites_metrics(example, small, &[]);
+        assert_eq!(metrics["evaluated_on"], "test", "{example}: {metrics}");
+        assert_eq!(metrics["train_images"], 40, "{example}: {metrics}");
+        assert_eq!(metrics[eval_key], 20, "{example}: {metrics}");
+    }
+}
+
+#[test]
+fn defect_7_a_validation_split_that_leaves_no_training_sprites_is_refused() {
+    for (example, small) in SPRITES_SMALL {
+        for n in ["0", "40", "41"] {
+            let (_dir, data, out) = temp();
+            let mut extra = small.to_vec();
+            extra.extend(["--train-images", "40", "--validation", n]);
+            let error = run(example, &flags(example, &out, &data, &extra)).unwrap_err();
+            assert_refused(example, &error, &["--validation"], &out);
+        }
+    }
+    // The surrogate's pictures need 16 sprites of the scored split.
+    let (_dir, data, out) = temp();
+    let mut extra = SPRITES_SMALL[0].1.to_vec();
+    extra.extend(["--train-images", "40", "--validation", "10"]);
+    let error = run("surrogate", &flags("surrogate", &out, &data, &extra)).unwrap_err();
+    assert_refused("surrogate", &error, &["--validation", "16"], &out);
+}
