@@ -44,7 +44,8 @@ enum Command {
         #[arg(long, default_value = paths::DEFAULT_MNIST_DIR)]
         dir: PathBuf,
         /// Mirror to use instead of the public ones: an http(s) base URL, a file:// URL or a
-        /// folder holding the `.gz` files; repeat to try several in turn.
+        /// folder holding the `.gz` files; repeat to try several in turn. A blank value (an
+        /// empty AECRAFT_MNIST_MIRROR) is ignored.
         #[arg(long = "mirror", env = "AECRAFT_MNIST_MIRROR")]
         mirrors: Vec<String>,
     },

@@ -1,5 +1,6 @@
 //! `cargo xtask fetch-mnist`: downloads the four MNIST `.gz` files from a mirror (an
-//! http(s) URL or a local folder), checks the SHA-256 of the uncompressed bytes and writes
+//! http(s) URL or a local folder), decompresses each up to its known size (a larger one is
+//! refused before more is inflated), checks the SHA-256 of the uncompressed bytes and writes
 //! the uncompressed IDX files atomically; files already present and valid are skipped.
 
 use std::{
@@ -22,22 +23,26 @@ pub const DEFAULT_MIRRORS: [&str; 3] = [
     "http://yann.lecun.com/exdb/mnist/",
 ];
 
-/// The MNIST files with the canonical SHA-256 of their uncompressed bytes.
+/// The MNIST files with the canonical size and SHA-256 of their uncompressed bytes.
 pub const FILES: [Expected; 4] = [
     Expected {
         name: "train-images-idx3-ubyte",
+        size: 47_040_016,
         sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     },
     Expected {
         name: "train-labels-idx1-ubyte",
+        size: 60_008,
         sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     },
     Expected {
         name: "t10k-images-idx3-ubyte",
+        size: 7_840_016,
         sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     },
     Expected {
         name: "t10k-labels-idx1-ubyte",
+        size: 10_008,
         sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     },
 ];
@@ -48,6 +53,9 @@ const MAX_GZ_BYTES: u64 = 64 << 20;
 /// A file to fetch: mirrors serve `<name>.gz`, and it is stored uncompressed as `<name>`.
 pub struct Expected<'a> {
     pub name: &'a str,
+    /// Size of the uncompressed bytes: decompression stops past it (a gzip bomb is refused
+    /// after inflating one byte more).
+    pub size: u64,
     /// SHA-256 of the uncompressed bytes, lowercase hex.
     pub sha256: &'a str,
 }
@@ -67,11 +75,18 @@ pub enum Outcome {
     AlreadyPresent,
 }
 
-/// `cargo xtask fetch-mnist`: the given mirrors (or the defaults) into `dir`.
+/// `cargo xtask fetch-mnist`: the given mirrors (or the defaults) into `dir`. Blank mirrors
+/// (an empty `AECRAFT_MNIST_MIRROR=`) are ignored, as if not given.
 pub fn run(dir: &Path, mirrors: &[String]) -> Result<()> {
-    let mirrors: Vec<&str> = match mirrors {
-        [] => DEFAULT_MIRRORS.to_vec(),
-        given => given.iter().map(String::as_str).collect(),
+    let given: Vec<&str> = mirrors
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !m.trim().is_empty())
+        .collect();
+    let mirrors = if given.is_empty() {
+        DEFAULT_MIRRORS.to_vec()
+    } else {
+        given
     };
     let mirrors = mirrors
         .into_iter()
@@ -156,9 +171,18 @@ fn fetch_from(
     let gz = mirror.get(agent, gz_name)?;
     println!("{}: {} from {mirror}", file.name, size(gz.len()));
     let mut data = Vec::new();
+    // One byte past the expected size tells a larger file without inflating the rest.
     MultiGzDecoder::new(&gz[..])
+        .take(file.size.saturating_add(1))
         .read_to_end(&mut data)
         .context("not a valid gzip file (truncated or corrupt)")?;
+    if data.len() as u64 > file.size {
+        bail!(
+            "{} decompresses to more than its expected {} bytes; refused",
+            file.name,
+            file.size
+        );
+    }
     let sum = sha256(&data);
     if sum != file.sha256 {
         bail!(

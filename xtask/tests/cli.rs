@@ -106,3 +106,29 @@ fn bench_without_mnist_points_at_fetch_mnist() {
         "{stderr}"
     );
 }
+
+#[test]
+fn defect_10_an_empty_mirror_variable_means_the_public_mirrors() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("mnist");
+    let args = ["fetch-mnist", "--dir", dir.to_str().unwrap()];
+    for empty in ["", "  "] {
+        // No internet: every request goes to a proxy that refuses connections.
+        let refused = Path::new("http://127.0.0.1:1");
+        let env = [
+            ("AECRAFT_MNIST_MIRROR", Path::new(empty)),
+            ("ALL_PROXY", refused),
+            ("NO_PROXY", Path::new("")),
+            ("no_proxy", Path::new("")),
+        ];
+        let (_, stderr) = failure(xtask(&args, &env));
+        assert!(
+            stderr.contains("every mirror failed for train-images-idx3-ubyte.gz"),
+            "{stderr}"
+        );
+        for public in ["ossci-datasets.s3.amazonaws.com", "yann.lecun.com"] {
+            assert!(stderr.contains(public), "{public} not tried: {stderr}");
+        }
+        assert!(!stderr.contains("no such folder"), "{stderr}");
+    }
+}

@@ -80,6 +80,7 @@ fn noise(len: usize) -> Vec<u8> {
 /// A mirror folder holding `tiny.gz` with the given bytes, and the table expecting `data`.
 struct Tiny {
     mirror: TempDir,
+    size: u64,
     sha256: String,
 }
 
@@ -89,6 +90,7 @@ impl Tiny {
         fs::write(mirror.path().join("tiny.gz"), gz).unwrap();
         Tiny {
             mirror,
+            size: data.len() as u64,
             sha256: sha256(data),
         }
     }
@@ -96,6 +98,7 @@ impl Tiny {
     fn files(&self) -> [Expected<'_>; 1] {
         [Expected {
             name: "tiny",
+            size: self.size,
             sha256: &self.sha256,
         }]
     }
@@ -209,6 +212,7 @@ fn http_404_names_file_mirror_and_status() {
     let out = TempDir::new().unwrap();
     let files = [Expected {
         name: "tiny",
+        size: 1,
         sha256: "00",
     }];
 
@@ -272,6 +276,29 @@ fn folder_that_cannot_be_created_is_a_clear_error() {
         err.starts_with(&format!("cannot create folder {}", dir.display())),
         "{err}"
     );
+}
+
+#[test]
+fn defect_9_a_gzip_larger_than_its_file_is_refused_after_its_size() {
+    let labels = &FILES[1];
+    let mirror = TempDir::new().unwrap();
+    let gz = gzip(&vec![0; labels.size as usize + 1000]);
+    fs::write(mirror.path().join(format!("{}.gz", labels.name)), gz).unwrap();
+    let out = TempDir::new().unwrap();
+    let mirrors = [Mirror::Dir(mirror.path().to_path_buf())];
+
+    let err = format!(
+        "{:#}",
+        fetch(out.path(), &mirrors, &FILES[1..2]).unwrap_err()
+    );
+    let refused = "train-labels-idx1-ubyte decompresses to more than its expected 60008 bytes";
+    assert!(err.contains(refused), "{err}");
+    assert!(
+        !err.contains("SHA-256"),
+        "refused before the checksum: {err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+    assert_eq!(entries(out.path()), 0);
 }
 
 #[test]
