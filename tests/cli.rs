@@ -73,10 +73,12 @@ fn metrics(run: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Every preset, so every generator, code and metric, at 32×32 (the presets name 28×28; the
+/// input widths follow the data).
 #[test]
-fn every_preset_trains_one_epoch_on_200_images() {
+fn every_preset_trains_one_epoch_on_200_images_of_32_pixels() {
     let dir = tempfile::tempdir().unwrap();
-    let data = npy_data(dir.path(), 240, 28);
+    let data = npy_data(dir.path(), 240, 32);
     for preset in PRESETS {
         let out = dir.path().join(preset.name);
         let started = Instant::now();
@@ -228,7 +230,7 @@ fn train_encode_index_search_and_eval_work_together_on_32_pixel_npy_data() {
 }
 
 #[test]
-fn an_image_folder_trains_encodes_and_evaluates_and_config_toml_reproduces_the_run() {
+fn an_image_folder_trains_encodes_indexes_searches_evaluates_and_config_toml_reproduces_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = image_folder(&dir.path().join("pictures"), 40, 32);
     let run = dir.path().join("run");
@@ -271,6 +273,33 @@ fn an_image_folder_trains_encodes_and_evaluates_and_config_toml_reproduces_the_r
     assert!(clusters.iter().all(|&c| (0..25).contains(&c)));
     let table = ok(&aecraft(&["eval", "--run", run_arg, "--data", &data]));
     assert!(table.contains("one_label_accuracy"), "{table}");
+
+    // A binary code of the same folder: index and search.
+    let hashing = dir.path().join("hashing");
+    train(&["--preset", "hashing"], hashing.to_str().unwrap());
+    let index = dir.path().join("pictures.index");
+    let (hashing_arg, index_arg) = (hashing.to_str().unwrap(), index.to_str().unwrap());
+    ok(&aecraft(&[
+        "index",
+        "--run",
+        hashing_arg,
+        "--data",
+        &data,
+        "--out",
+        index_arg,
+    ]));
+    let found = ok(&aecraft(&[
+        "search",
+        "--index",
+        index_arg,
+        "--run",
+        hashing_arg,
+        "--data",
+        &data,
+        "--top",
+        "3",
+    ]));
+    assert_eq!(found.lines().count(), 120);
 
     let again = dir.path().join("again");
     let config = run.join("config.toml");

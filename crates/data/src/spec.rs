@@ -6,7 +6,7 @@
 //! | `idx:DIR` | the four IDX files of MNIST's layout in `DIR` (plain or `.gz`) | its `t10k-…` files |
 //! | `mnist` | the same, in [`DataOptions::mnist_dir`] | its `t10k-…` files |
 //! | `npy:IMAGES.npy[,LABELS.npy]` | [`load_npy`] | `--test` or `--test-fraction` |
-//! | `images:DIR` | [`load_image_folder`] | `--test` or `--test-fraction` |
+//! | `images:DIR` | [`load_image_folder`] | `--test` or `--test-fraction` (of each class folder) |
 //!
 //! A [`DataSpec`] prints as the string it was parsed from and is stored as that string in a
 //! run's configuration.
@@ -20,6 +20,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::image_folder::load_image_folder;
 use crate::mnist::load_mnist;
 use crate::npy::load_npy;
+use tch::Tensor;
+
 use crate::{DataError, ImageDataset};
 
 /// What a bad spec is told it should look like.
@@ -195,6 +197,8 @@ pub fn load_data(spec: &DataSpec, options: &DataOptions) -> Result<LoadedData, D
                     }
                     (train, test)
                 }
+                // Class folders are read one after the other: hold out the end of each.
+                None if class_names.is_some() => hold_out_per_class(train, fraction)?,
                 None => hold_out(train, fraction)?,
             };
             LoadedData {
@@ -290,6 +294,41 @@ fn hold_out(data: ImageDataset, fraction: f64) -> Result<(ImageDataset, ImageDat
         ));
     }
     Ok((data.take(count - test), data.slice(count - test, test)))
+}
+
+/// Splits off the last `fraction` of each class of the labelled `data` (rounded), keeping
+/// the images' order within each part; each part must keep at least one image.
+fn hold_out_per_class(
+    data: ImageDataset,
+    fraction: f64,
+) -> Result<(ImageDataset, ImageDataset), DataError> {
+    let labels = data.label_vec("--test-fraction")?;
+    let classes = labels.iter().max().map_or(0, |&m| m + 1);
+    let mut members = vec![Vec::new(); classes];
+    for (index, &label) in labels.iter().enumerate() {
+        members[label].push(index as i64);
+    }
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for class in members {
+        let held = (class.len() as f64 * fraction).round() as usize;
+        let (kept, held_out) = class.split_at(class.len() - held);
+        train.extend_from_slice(kept);
+        test.extend_from_slice(held_out);
+    }
+    if train.is_empty() || test.is_empty() {
+        return Err(DataError::invalid(
+            "--test-fraction",
+            fraction,
+            format!("holds out {} of {} images; training and test each need at least one (give more images, another fraction or --test)", test.len(), labels.len()),
+        ));
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    let part = |indices: Vec<i64>| {
+        let batch = data.batch(&Tensor::from_slice(&indices).to_device(data.images().device()));
+        ImageDataset::new(batch.images, batch.labels, data.height(), data.width())
+    };
+    Ok((part(train)?, part(test)?))
 }
 
 #[cfg(test)]
@@ -515,5 +554,17 @@ mod tests {
         assert!(err(load_data(&DataSpec::Mnist, &fraction))
             .contains("mnist data carry their own test split"));
         assert!(err(load_data(&DataSpec::Mnist, &options())).contains("no/such/mnist"));
+    }
+
+    #[test]
+    fn class_folders_hold_out_the_end_of_each_class() {
+        let labels = Tensor::from_slice(&[0_i64, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+        let images = Tensor::arange(10, (tch::Kind::Float, tch::Device::Cpu)).view([10, 1]);
+        let data = ImageDataset::new(images, Some(labels), 1, 1).unwrap();
+        let (train, test) = hold_out_per_class(data, 0.25).unwrap();
+        let values = |d: &ImageDataset| Vec::<f32>::try_from(d.images().flatten(0, -1)).unwrap();
+        assert_eq!(values(&train), [0.0, 1.0, 2.0, 4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(values(&test), [3.0, 8.0, 9.0]);
+        assert_eq!(test.label_vec("t").unwrap(), [0, 1, 1]);
     }
 }
