@@ -193,8 +193,11 @@ impl TrainedRun {
         }
         let encoded = self.encode(data, None)?;
         let width = encoded.codes.ncols();
-        let values: Vec<f32> = encoded.codes.iter().copied().collect();
-        Ok(PackedCodes::from_probabilities(width, &values)?)
+        let words = encoded.bits.map(Array2::into_raw_vec_and_offset);
+        Ok(PackedCodes::from_words(
+            width,
+            words.map(|(w, _)| w).unwrap_or_default(),
+        )?)
     }
 
     /// Recomputes the run's metrics: `train` is the training data (the database of a
@@ -280,9 +283,6 @@ fn pack_bits(codes: &Array2<f32>) -> Result<Array2<u64>, TrainError> {
     let values: Vec<f32> = codes.iter().copied().collect();
     let packed = PackedCodes::from_probabilities(codes.ncols(), &values)?;
     let words = packed.words_per_code();
-    let flat: Vec<u64> = (0..packed.len())
-        .flat_map(|i| packed.code(i).to_vec())
-        .collect();
-    Array2::from_shape_vec((packed.len(), words), flat)
+    Array2::from_shape_vec((packed.len(), words), packed.words().to_vec())
         .map_err(|error| TrainError::invalid("bits", words, error.to_string()))
 }

@@ -156,18 +156,13 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
 
 /// Writes `experiment` as TOML to `path` (atomically: a temporary file, then a rename).
 pub fn write_experiment(experiment: &Experiment, path: &Path) -> Result<(), ConfigError> {
-    let io = |cause| ConfigError::Io {
-        path: path.to_owned(),
-        cause,
-    };
-    let text = to_toml(experiment).map_err(|reason| ConfigError::Invalid {
+    let invalid = |reason| ConfigError::Invalid {
         path: path.to_owned(),
         location: String::new(),
         reason,
-    })?;
-    let temporary = path.with_extension("toml.tmp");
-    std::fs::write(&temporary, text).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    };
+    let text = to_toml(experiment).map_err(invalid)?;
+    aecraft_train::atomic::write_bytes(path, text.as_bytes()).map_err(|e| invalid(e.to_string()))
 }
 
 /// `experiment` as the text of a config file.

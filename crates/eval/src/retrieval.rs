@@ -42,6 +42,25 @@ impl PackedCodes {
         self.words.len() / self.words_per_code
     }
 
+    /// Codes of `bits_per_code` bits already packed as [`PackedCodes::words`] lays them out
+    /// (e.g. read back from a file): `ceil(bits_per_code / 64)` words per code.
+    pub fn from_words(bits_per_code: usize, words: Vec<u64>) -> Result<Self, EvalError> {
+        check_positive("bits_per_code", bits_per_code)?;
+        let words_per_code = bits_per_code.div_ceil(WORD_BITS);
+        rows_of("words", words.len(), words_per_code)?;
+        Ok(Self {
+            bits: bits_per_code,
+            words_per_code,
+            words,
+        })
+    }
+
+    /// Every code's words, code after code: bit `b` of a code is bit `b % 64` of its word
+    /// `b / 64`.
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// Whether there are no codes.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
@@ -733,5 +752,13 @@ mod tests {
                 Err(_) => prop_assert!(fewest < per_class),
             }
         }
+    }
+
+    #[test]
+    fn packed_words_round_trip() {
+        let codes = PackedCodes::from_bits(3, &[true, false, true, false, true, true]).unwrap();
+        let again = PackedCodes::from_words(3, codes.words().to_vec()).unwrap();
+        assert_eq!(again, codes);
+        assert!(PackedCodes::from_words(70, vec![0; 3]).is_err());
     }
 }

@@ -132,7 +132,7 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
 fn read_index(path: &Path) -> anyhow::Result<(IndexFile, PackedCodes)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("--index {}", path.display()))?;
-    let file: IndexFile = serde_json::from_str(&text).with_context(|| {
+    let mut file: IndexFile = serde_json::from_str(&text).with_context(|| {
         format!(
             "--index {}: not an index that `aecraft index` wrote",
             path.display()
@@ -153,12 +153,7 @@ fn read_index(path: &Path) -> anyhow::Result<(IndexFile, PackedCodes)> {
             path.display()
         );
     }
-    let bits: Vec<bool> = file
-        .codes
-        .chunks_exact(file.words_per_code)
-        .flat_map(|code| (0..file.bits).map(move |b| code[b / 64] >> (b % 64) & 1 == 1))
-        .collect();
-    let codes = PackedCodes::from_bits(file.bits, &bits)?;
+    let codes = PackedCodes::from_words(file.bits, std::mem::take(&mut file.codes))?;
     Ok((file, codes))
 }
 
