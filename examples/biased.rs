@@ -8,37 +8,44 @@
 //! with a usage prior whose target is 2 common and 10 rare units; `sparse-bits`, 64 bits
 //! with a target firing rate of 0.1. Usage and firing rates are measured on the test images.
 //!
+//! Each mode trains its shipped preset (`configs/biased-softmax.toml`,
+//! `configs/biased-sparse.toml`), changed by the flags given.
+//!
 //! Writes into the run folder (`--out`, or the `--resume` folder): `metrics.json`,
 //! `reconstructions.png` (test inputs over reconstructions), for `softmax` also `usage.png`
-//! (test images grouped by their unit: one row per unit), `config.json`, `log.jsonl` and
+//! (test images grouped by their unit: one row per unit), `config.json`, `config.toml`, `log.jsonl` and
 //! the checkpoint (`checkpoint/`).
 
 use clap::Parser;
 
-use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs};
-use aecraft::experiment::score_biased;
-use aecraft::train::biased::{BiasedConfig, BiasedRun, Mode};
+use aecraft::cli::{finite_f64, run_main, set_if_given, PresetFlags, RunArgs};
+use aecraft::codes::{BinarizeConfig, ClusterChoiceConfig, LinearSchedule};
+use aecraft::codes::{SparsityPriorConfig, UsagePriorConfig};
+use aecraft::experiment::{train_and_score, Experiment};
+use aecraft::generators::GeneratorConfig;
+use aecraft::train::biased::Mode;
+use aecraft::train::TrainError;
 
 #[derive(Debug, Parser)]
 #[command(about = "Biased autoencoder on MNIST: codes pushed toward chosen kinds")]
 pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
-    /// The kind of code.
+    #[command(flatten)]
+    preset: PresetFlags,
+    /// The kind of code: softmax (preset `biased-softmax`) or sparse-bits (preset
+    /// `biased-sparse`).
     #[arg(long, value_enum, default_value_t = Mode::Softmax)]
     mode: Mode,
-    /// Hidden widths of the encoder (mirrored in the generator).
-    #[arg(long, default_value = "512,256")]
-    hidden: String,
-    /// Free continuous units next to the softmax (softmax mode).
-    #[arg(long, default_value_t = 8)]
-    free: i64,
-    /// Weight of the usage prior (softmax; default 300) or the sparsity prior (sparse-bits;
-    /// default 1000).
+    /// Free continuous units next to the softmax, 0 for none (softmax) [preset: 8].
+    #[arg(long)]
+    free: Option<i64>,
+    /// Weight of the usage prior (softmax) or the sparsity prior (sparse-bits) [preset: 300
+    /// for softmax, 1000 for sparse-bits].
     #[arg(long, value_parser = finite_f64)]
     prior_weight: Option<f64>,
-    /// Standard deviation of the noise on the logits in training (default: 0 for softmax,
-    /// whose straight-through choices are already discrete, 3 for sparse-bits).
+    /// Standard deviation of the noise on the logits in training [preset: 0 for softmax,
+    /// whose straight-through choices are already discrete, 3 for sparse-bits].
     #[arg(long, value_parser = finite_f64)]
     noise: Option<f64>,
     /// Sparse-bits: train with straight-through bits (the thresholded noisy logits, with the
@@ -46,16 +53,10 @@ pub(crate) struct Args {
     /// prior on the clean firing probabilities (the sigmoid of the logits).
     #[arg(long)]
     straight_through: bool,
-    /// Images per training step (default: 512 for softmax, so that a batch holds about 10
-    /// images of each rare unit; 128 for sparse-bits).
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Adam's learning rate (default: 2e-3 for softmax, 1e-3 for sparse-bits).
-    #[arg(long, value_parser = finite_f64)]
-    lr: Option<f64>,
 }
 
-const DEFAULT_EPOCHS: usize = 6;
+/// The free units' code group.
+const FREE: &str = "free";
 
 fn main() -> std::process::ExitCode {
     run_main(run)
@@ -63,26 +64,70 @@ fn main() -> std::process::ExitCode {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let (_, splits) = args.run.load_checked_splits(None)?;
-    let run = args.run.start_run(|| {
-        let preset = BiasedConfig {
-            mode: args.mode,
-            hidden: parse_widths("--hidden", &args.hidden)?,
-            free: args.free,
-            prior_weight: args.prior_weight,
-            noise: args.noise,
-            straight_through: args.straight_through,
-        };
-        let batch = args.batch.unwrap_or(args.mode.default_batch());
-        let lr = args.lr.unwrap_or(args.mode.default_lr());
-        let mut model = preset.autoencoder()?;
-        model.input = splits.train.pixels();
-        Ok(BiasedRun {
-            mode: args.mode,
-            model,
-            train: args.run.train_config(DEFAULT_EPOCHS, batch, lr)?,
-        })
-    })?;
-    let metrics = score_biased(&run, (&splits.train, &splits.eval, splits.eval_name))?;
+    let preset = match args.mode {
+        Mode::Softmax => "biased-softmax",
+        Mode::SparseBits => "biased-sparse",
+    };
+    let run = args
+        .run
+        .start_preset_run(preset, &splits.train, |experiment| edit(&args, experiment))?;
+    let metrics = train_and_score(&run, &splits.train, &splits.eval, splits.eval_name)?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
+    Ok(())
+}
+
+/// The preset as the flags change it.
+fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
+    let run = experiment.biased_mut()?;
+    let model = &mut run.model;
+    if let Some(hidden) = args.preset.hidden()? {
+        model.set_hidden(&hidden);
+    }
+    if let Some(free) = args.free {
+        if args.mode != Mode::Softmax {
+            return Err(TrainError::invalid(
+                "--free",
+                free,
+                "only --mode softmax has free units",
+            ));
+        }
+        if free > 0 {
+            model.set_code_units("--free", FREE, free)?;
+        } else {
+            model.code.0.retain(|group| group.name != FREE);
+            if let GeneratorConfig::Mlp(generator) = &mut model.generator {
+                generator.inputs.retain(|input| input != FREE);
+            }
+        }
+    }
+    for prior in model.transforms_mut::<UsagePriorConfig>() {
+        set_if_given(&mut prior.weight, args.prior_weight);
+    }
+    for prior in model.transforms_mut::<SparsityPriorConfig>() {
+        set_if_given(&mut prior.weight, args.prior_weight);
+    }
+    if let Some(noise) = args.noise {
+        for choice in model.transforms_mut::<ClusterChoiceConfig>() {
+            choice.noise_scale = noise;
+        }
+        for binarize in model.transforms_mut::<BinarizeConfig>() {
+            binarize.noise_std = LinearSchedule::constant(noise);
+        }
+    }
+    if args.straight_through {
+        let mut bits = None;
+        for binarize in model.transforms_mut::<BinarizeConfig>() {
+            binarize.straight_through = true;
+            bits = Some(binarize.output.clone());
+        }
+        let Some(bits) = bits else {
+            let reason = "only --mode sparse-bits has bits";
+            return Err(TrainError::invalid("--straight-through", true, reason));
+        };
+        for prior in model.transforms_mut::<SparsityPriorConfig>() {
+            (prior.input, prior.logits) = (bits.clone(), false);
+        }
+    }
+    args.preset.set_training(&mut run.train);
     Ok(())
 }

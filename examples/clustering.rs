@@ -10,72 +10,70 @@
 //!     [--clusters 25] [--epochs N] [--seed S] [--limit N] [--threads 1]
 //! ```
 //!
-//! Writes the run folder `--out`: `config.json`, `checkpoint/`, `metrics.json`, `clusters.png`,
+//! Each generator trains its shipped preset (`configs/*.toml`, the same as `aecraft train
+//! --preset NAME`), changed by the flags given.
+//!
+//! Writes the run folder `--out`: `config.json`, `config.toml`, `checkpoint/`, `metrics.json`, `clusters.png`,
 //! `cluster_sizes.png`; `mlp` and `capsules` also `log.jsonl` and `reconstructions.png`,
 //! `capsules` `templates.png` (see `aecraft_train::cluster_run`).
 
 use clap::Parser;
 
-use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs, MNIST_CLASSES};
-use aecraft::generators::{CapsuleGeneratorConfig, KMeansConfig, MixtureConfig};
-use aecraft::train::cluster_run::{cluster_and_score, metrics_table, ClusteringConfig};
-use aecraft::train::{ClusterAutoencoderConfig, ClusterVariant, GaussianMixtureConfig};
-use aecraft::train::{ImageDataset, RunSpec, TrainError};
+use aecraft::cli::{finite_f64, run_main, set_if_given, PresetFlags};
+use aecraft::cli::{RunArgs, MNIST_CLASSES};
+use aecraft::experiment::{train_and_score, Experiment};
+use aecraft::train::cluster_run::{metrics_table, ClusteringConfig};
+use aecraft::train::{ClusterGenerator, ClusterVariant, TrainError};
 
 #[derive(Debug, Parser)]
 #[command(about = "Cluster MNIST with the talk's clustering autoencoders")]
 pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
-    /// The generator: capsules (the flagship), constant (k-means), gaussian, or mlp.
+    #[command(flatten)]
+    preset: PresetFlags,
+    /// The generator: capsules (the flagship, preset `capsules`), constant (k-means, preset
+    /// `kmeans`), gaussian (preset `gaussian-mixture`), or mlp (preset `cluster-VARIANT`).
     #[arg(long, default_value = "capsules", value_parser = ["capsules", "constant", "gaussian", "mlp"])]
     generator: String,
     /// The MLP clustering autoencoder's version: naive, free or discrete (mlp).
     #[arg(long, value_parser = parse_variant, default_value = "discrete")]
     variant: ClusterVariant,
-    /// The number of clusters K.
-    #[arg(long, default_value_t = 25)]
-    clusters: i64,
-    /// Free code units beside the cluster choice (mlp; default 3 for `free`, else 0).
+    /// The number of clusters K [preset: 25].
+    #[arg(long)]
+    clusters: Option<i64>,
+    /// Free code units beside the cluster choice (mlp) [preset: 3 for `free`, else 0].
     #[arg(long)]
     free: Option<i64>,
-    /// Standard deviation of the noise on the logits (mlp, variant discrete).
-    #[arg(long, default_value_t = 2.0, value_parser = finite_f64)]
-    noise_std: f64,
-    /// Weight of the usage prior that keeps all clusters in use (mlp).
-    #[arg(long, default_value_t = 10.0, value_parser = finite_f64)]
-    usage_weight: f64,
-    /// Hidden widths of the encoder, mirrored in the generator (mlp).
-    #[arg(long, default_value = "512,256")]
-    hidden: String,
-    /// Images per training step (mlp, capsules).
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
-    /// Adam's learning rate (mlp, capsules).
-    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
-    lr: f64,
-    /// Capsules per cluster (capsules).
-    #[arg(long, default_value_t = 1)]
-    capsules: i64,
-    /// Template height and width in pixels (capsules).
-    #[arg(long, default_value_t = 28)]
-    template: i64,
+    /// Standard deviation of the noise on the logits (mlp, variant discrete) [preset: 2].
+    #[arg(long, value_parser = finite_f64)]
+    noise_std: Option<f64>,
+    /// Weight of the usage prior that keeps all clusters in use (mlp) [preset: 10].
+    #[arg(long, value_parser = finite_f64)]
+    usage_weight: Option<f64>,
+    /// Capsules per cluster (capsules) [preset: 1].
+    #[arg(long)]
+    capsules: Option<i64>,
+    /// Template height and width in pixels (capsules) [preset: 28].
+    #[arg(long)]
+    template: Option<i64>,
     /// Clusters rendered per image and side (top logits, nearest in pixels) to choose one in
-    /// training (capsules; 0 renders all).
-    #[arg(long, default_value_t = 4)]
-    candidates: usize,
-    /// Independent k-means starts, the lowest training inertia kept (constant, gaussian).
-    #[arg(long, default_value_t = 3)]
-    restarts: usize,
-    /// Factors per cluster of the Gaussian's covariance (0: diagonal) (gaussian).
-    #[arg(long, default_value_t = 10)]
-    rank: i64,
-    /// Principal components the Gaussian mixture models (gaussian).
-    #[arg(long, default_value_t = 50)]
-    pca_dims: i64,
-    /// The most EM iterations (gaussian).
-    #[arg(long, default_value_t = 100)]
-    em_iterations: usize,
+    /// training (capsules; 0 renders all) [preset: 4].
+    #[arg(long)]
+    candidates: Option<usize>,
+    /// Independent k-means starts, the lowest training inertia kept (constant, gaussian)
+    /// [preset: 3].
+    #[arg(long)]
+    restarts: Option<usize>,
+    /// Factors per cluster of the Gaussian's covariance (0: diagonal) (gaussian) [preset: 10].
+    #[arg(long)]
+    rank: Option<i64>,
+    /// Principal components the Gaussian mixture models (gaussian) [preset: 50].
+    #[arg(long)]
+    pca_dims: Option<i64>,
+    /// The most EM iterations (gaussian) [preset: 100].
+    #[arg(long)]
+    em_iterations: Option<usize>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,63 +82,97 @@ fn main() -> std::process::ExitCode {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let (_, splits) = args.run.load_checked_splits(Some(MNIST_CLASSES))?;
-    let run = args.run.start_run(|| configure(&args, &splits.train))?;
-    let metrics = cluster_and_score(&run, &splits.train, &splits.eval, splits.eval_name)?;
+    let preset = match args.generator.as_str() {
+        "constant" => "kmeans".to_owned(),
+        "gaussian" => "gaussian-mixture".to_owned(),
+        "mlp" => format!("cluster-{}", variant_name(args.variant)),
+        _ => "capsules".to_owned(),
+    };
+    let run = args
+        .run
+        .start_preset_run(&preset, &splits.train, |experiment| edit(&args, experiment))?;
+    let metrics = train_and_score(&run, &splits.train, &splits.eval, splits.eval_name)?;
     print!("{}", metrics_table(&metrics));
     Ok(())
 }
 
-/// The run's configuration from the flags: a preset of the chosen model, adjusted.
-fn configure(args: &Args, data: &ImageDataset) -> Result<RunSpec<ClusteringConfig>, TrainError> {
-    let (clusters, restarts) = (args.clusters, args.restarts);
-    let kmeans = KMeansConfig {
-        clusters,
-        restarts,
-        ..Default::default()
-    };
-    let model = match args.generator.as_str() {
-        "constant" => ClusteringConfig::Constant(kmeans),
-        "gaussian" => ClusteringConfig::Gaussian(GaussianMixtureConfig {
-            pca_dims: args.pca_dims,
-            kmeans,
-            mixture: MixtureConfig {
-                clusters,
-                rank: args.rank,
-                iterations: args.em_iterations,
-                ..Default::default()
-            },
-        }),
-        "mlp" => {
-            let mut mlp = ClusterAutoencoderConfig::mlp(args.variant, clusters);
-            mlp.input = data.pixels();
-            mlp.hidden = parse_widths("--hidden", &args.hidden)?;
-            mlp.free = args.free.unwrap_or(mlp.free);
-            (mlp.noise_std, mlp.usage_weight) = (args.noise_std, args.usage_weight);
-            ClusteringConfig::Autoencoder(mlp)
+/// The preset as the flags change it; a flag that the chosen generator has no use for is
+/// an error naming it.
+fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
+    let run = experiment.clustering_mut()?;
+    if let Some(clusters) = args.clusters {
+        run.model.set_clusters(clusters);
+    }
+    match &mut run.model {
+        ClusteringConfig::Constant(kmeans) => {
+            set_if_given(&mut kmeans.restarts, args.restarts);
         }
-        _ => {
-            let (capsules, size) = (args.capsules, args.template);
-            let generator = CapsuleGeneratorConfig {
-                clusters,
-                capsules,
-                template_height: size,
-                template_width: size,
-                canvas_height: data.height(),
-                canvas_width: data.width(),
-                ..Default::default()
-            };
-            let seed = args.run.seed;
-            let flagship = ClusterAutoencoderConfig::flagship(generator, args.candidates, seed);
-            ClusteringConfig::Autoencoder(flagship)
+        ClusteringConfig::Gaussian(gaussian) => {
+            set_if_given(&mut gaussian.kmeans.restarts, args.restarts);
+            set_if_given(&mut gaussian.mixture.rank, args.rank);
+            set_if_given(&mut gaussian.pca_dims, args.pca_dims);
+            set_if_given(&mut gaussian.mixture.iterations, args.em_iterations);
         }
-    };
-    model.validate()?;
-    let epochs = model.default_epochs();
-    let train = args.run.train_config(epochs, args.batch, args.lr)?;
-    Ok(RunSpec { model, train })
+        ClusteringConfig::Autoencoder(config) => {
+            set_if_given(&mut config.hidden, args.preset.hidden()?);
+            set_if_given(&mut config.free, args.free);
+            set_if_given(&mut config.noise_std, args.noise_std);
+            set_if_given(&mut config.usage_weight, args.usage_weight);
+            if let ClusterGenerator::Capsules(capsules) = &mut config.generator {
+                set_if_given(&mut capsules.capsules, args.capsules);
+                set_if_given(&mut capsules.template_height, args.template);
+                set_if_given(&mut capsules.template_width, args.template);
+            }
+            if let Some(choice) = &mut config.by_reconstruction {
+                set_if_given(&mut choice.candidates, args.candidates);
+            }
+        }
+    }
+    let generator = args.generator.as_str();
+    let autoencoder = matches!(run.model, ClusteringConfig::Autoencoder(_));
+    let (gaussian, mlp, capsules) = (
+        generator == "gaussian",
+        generator == "mlp",
+        generator == "capsules",
+    );
+    for (flag, value, used) in [
+        ("--restarts", given(&args.restarts), !autoencoder),
+        ("--rank", given(&args.rank), gaussian),
+        ("--pca-dims", given(&args.pca_dims), gaussian),
+        ("--em-iterations", given(&args.em_iterations), gaussian),
+        ("--hidden", given(&args.preset.hidden), autoencoder),
+        ("--batch", given(&args.preset.batch), autoencoder),
+        ("--lr", given(&args.preset.lr), autoencoder),
+        ("--free", given(&args.free), mlp),
+        ("--noise-std", given(&args.noise_std), mlp),
+        ("--usage-weight", given(&args.usage_weight), mlp),
+        ("--capsules", given(&args.capsules), capsules),
+        ("--template", given(&args.template), capsules),
+        ("--candidates", given(&args.candidates), capsules),
+    ] {
+        if let (Some(value), false) = (value, used) {
+            let reason = format!("--generator {generator} has no use for it");
+            return Err(TrainError::invalid(flag, value, reason));
+        }
+    }
+    args.preset.set_training(&mut run.train);
+    Ok(())
+}
+
+/// A flag's value as text, when given.
+fn given<T: ToString>(flag: &Option<T>) -> Option<String> {
+    flag.as_ref().map(T::to_string)
 }
 
 fn parse_variant(text: &str) -> Result<ClusterVariant, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| format!("{text:?}: expected naive, free or discrete"))
+}
+
+fn variant_name(variant: ClusterVariant) -> &'static str {
+    match variant {
+        ClusterVariant::Naive => "naive",
+        ClusterVariant::Free => "free",
+        ClusterVariant::Discrete => "discrete",
+    }
 }

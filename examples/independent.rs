@@ -10,6 +10,9 @@
 //! cargo run --release --example independent -- --out runs/independent [--code-dropout P] [--epochs N] [--seed S]
 //! ```
 //!
+//! The code-dropout autoencoder is the shipped preset `configs/independent.toml` (its code,
+//! networks, dropout rate and training settings), changed by the flags given.
+//!
 //! Writes into `--out`: `metrics.json`, `traversals.png` (each row varies one code unit of
 //! the code-dropout autoencoder, from its smallest to its largest test value, the other units
 //! held at their test means), and one run folder per model, `dropout/`, `no_dropout/` and
@@ -18,7 +21,8 @@
 use anyhow::Context;
 use clap::Parser;
 
-use aecraft::cli::{finite_f64, parse_widths, run_main, RunArgs, SpritesChoice};
+use aecraft::cli::{finite_f64, run_main, PresetFlags, RunArgs, SpritesChoice};
+use aecraft::codes::CodeDropoutConfig;
 use aecraft::data::sprites::SpriteLabels;
 use aecraft::train::atomic;
 use aecraft::train::generated::save_traversals;
@@ -29,12 +33,14 @@ use aecraft::train::sprites::independent::{FactorTruth, IndependentConfig};
 pub(crate) struct Args {
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    preset: PresetFlags,
     /// The data set; sprites are rendered on the fly.
     #[arg(long, value_enum, default_value = "sprites")]
     dataset: SpritesChoice,
-    /// The probability of dropping each code unit in training.
-    #[arg(long, default_value_t = 0.2, value_parser = finite_f64)]
-    code_dropout: f64,
+    /// The probability of dropping each code unit in training [preset: 0.2].
+    #[arg(long, value_parser = finite_f64)]
+    code_dropout: Option<f64>,
     /// Canvas width and height in pixels.
     #[arg(long, default_value_t = 32)]
     size: usize,
@@ -44,29 +50,17 @@ pub(crate) struct Args {
     /// Held-out test sprites on which MIG is estimated (at least 10,000 for the issue's MIG).
     #[arg(long, default_value_t = 10_000)]
     test_images: usize,
-    /// Code units.
-    #[arg(long, default_value_t = 10)]
-    code: i64,
-    /// Hidden widths of the encoder (mirrored in the generator).
-    #[arg(long, default_value = "512,256")]
-    hidden: String,
+    /// Code units [preset: 10].
+    #[arg(long)]
+    code: Option<i64>,
     /// Equal-width bins for the code units and the continuous factors in MIG.
     #[arg(long, default_value_t = 20)]
     bins: usize,
-    /// Images per training step.
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3, value_parser = finite_f64)]
-    lr: f64,
     /// Weight of the KL term of the beta-VAE reference; 0 leaves the reference out.
     #[arg(long, default_value_t = 4.0, value_parser = finite_f64)]
     beta: f64,
 }
 
-const DEFAULT_EPOCHS: usize = 10;
-/// The learning rate decays along a cosine to this fraction of `--lr`.
-const FINAL_LR_FRACTION: f64 = 0.05;
 /// Code values per traversal row.
 const STEPS: i64 = 10;
 
@@ -79,14 +73,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if args.run.resume.is_some() {
         anyhow::bail!("--resume: this example trains every model from scratch");
     }
+    let side = args.size as i64;
+    let mut preset = args.run.preset("independent", (side, side))?;
+    let preset = preset.autoencoder_mut()?;
+    let preset_dropout = preset.model.transforms_mut::<CodeDropoutConfig>().next();
+    let preset_dropout = preset_dropout.map_or(0.0, |dropout| dropout.rate);
     let config = IndependentConfig {
-        input: (args.size * args.size) as i64,
-        code: args.code,
-        hidden: parse_widths("--hidden", &args.hidden)?,
-        code_dropout: args.code_dropout,
+        input: side * side,
+        code: args.code.unwrap_or(preset.model.code.total_width()),
+        hidden: (args.preset.hidden()?).unwrap_or_else(|| preset.model.encoder.hidden.clone()),
+        code_dropout: args.code_dropout.unwrap_or(preset_dropout),
         beta: args.beta,
     };
     config.models().context("--code or --beta")?;
+    let mut train_config = preset.train.clone();
+    args.preset.set_training(&mut train_config);
+    train_config.validate()?;
     let device = args.run.check()?;
     let sprites = args
         .run
@@ -96,10 +98,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let test = sprites.eval.to_image_dataset(SpriteLabels::Shape)?;
     let (train, test) = (train.to_device(device), test.to_device(device));
     let truth = FactorTruth::new(&sprites.eval, args.bins)?;
-    let epochs = args.run.epochs_or(DEFAULT_EPOCHS);
-    let train_config = args
-        .run
-        .cosine_config(epochs, args.batch, args.lr, FINAL_LR_FRACTION)?;
     let settings = (&sprites.config, &train_config);
     args.run.prepare_out()?;
     let scored = config.train_and_score_each(&args.run.out, settings, (&train, &test), &truth)?;
@@ -120,8 +118,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         "beta": args.beta,
         "train_seconds": dropout.train_seconds + plain.train_seconds,
         "train_seconds_beta_vae": beta_vae.map(|o| o.train_seconds),
-        "code_dropout": args.code_dropout,
-        "code_units": args.code,
+        "code_dropout": config.code_dropout,
+        "code_units": config.code,
         "mig_images": test.len(),
         "evaluated_on": sprites.eval_name,
         "mig_bins": args.bins,

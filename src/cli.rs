@@ -16,9 +16,10 @@ use aecraft_tensor::DeviceChoice;
 use aecraft_train::run::CHECKPOINT_DIR;
 use aecraft_train::run_folder::prepare_fresh;
 use aecraft_train::{atomic, Checkpoint, Run, RunConfig, TrainError};
-use serde::de::DeserializeOwned;
 
 use aecraft_train::{AdamConfig, Evaluation, ImageDataset, LrSchedule, TrainConfig};
+
+use crate::experiment::{self, Experiment};
 
 /// The classes of the labels of the data sets in MNIST's layout (MNIST, Fashion-MNIST,
 /// KMNIST): the examples that read labels refuse others.
@@ -254,17 +255,6 @@ impl RunArgs {
         Ok((device, splits))
     }
 
-    /// The examples' training settings: `--epochs` (else `default_epochs`), `--seed`, and
-    /// Adam at `lr` decaying along a cosine to a tenth of it.
-    pub fn train_config(
-        &self,
-        default_epochs: usize,
-        batch_size: usize,
-        lr: f64,
-    ) -> Result<TrainConfig, TrainError> {
-        self.cosine_config(self.epochs_or(default_epochs), batch_size, lr, 0.1)
-    }
-
     /// Training settings for `epochs` epochs with `--seed`: batches of `batch_size`, Adam at
     /// `lr` decaying along a cosine to `final_fraction` of it; validated.
     pub fn cosine_config(
@@ -289,21 +279,6 @@ impl RunArgs {
         Ok(config)
     }
 
-    /// With `--resume DIR`, the run configuration saved in `DIR/config.json`, its epochs
-    /// replaced by `--epochs` when given; `train` picks the training settings out of it.
-    pub fn resumed_config<T: DeserializeOwned>(
-        &self,
-        train: impl FnOnce(&mut T) -> &mut TrainConfig,
-    ) -> Result<Option<T>, TrainError> {
-        let Some(dir) = &self.resume else {
-            return Ok(None);
-        };
-        let mut config: T = aecraft_train::run::read_config(dir)?;
-        let settings = train(&mut config);
-        settings.epochs = self.epochs_or(settings.epochs);
-        Ok(Some(config))
-    }
-
     /// The run in `--resume` when given (its epochs replaced by `--epochs`), else a fresh
     /// run of `config()` in `--out`, the folder readied only once
     /// `config()` succeeded (see [`RunArgs::prepare_out`]). A resumed run whose checkpoint
@@ -326,6 +301,43 @@ impl RunArgs {
             Ok(config)
         };
         Run::create_or_resume(&self.out, self.resume.as_deref(), self.epochs, config)
+    }
+
+    /// The shipped preset `name` (`configs/NAME.toml`) as an example trains it by default:
+    /// fitted to images of `height` × `width`, with `--epochs` (when given) and `--seed`.
+    pub fn preset(
+        &self,
+        name: &str,
+        (height, width): (i64, i64),
+    ) -> Result<Experiment, TrainError> {
+        let preset = experiment::preset(name)
+            .ok_or_else(|| TrainError::invalid("preset", name, "no such shipped config"))?;
+        let mut experiment = preset
+            .experiment()
+            .map_err(|e| TrainError::invalid("preset", name, e.to_string()))?;
+        experiment.fit_to_images(height, width);
+        if let Some(epochs) = self.epochs {
+            experiment.train_mut().epochs = epochs;
+        }
+        experiment.set_seed(self.seed);
+        Ok(experiment)
+    }
+
+    /// An example's run: with `--resume`, the run in that folder; else the preset `name`
+    /// ([`RunArgs::preset`]) with `edit` applied (the example's own flags) and validated,
+    /// and only then `--out` readied (see [`RunArgs::start_run`]).
+    pub fn start_preset_run(
+        &self,
+        name: &str,
+        train: &ImageDataset,
+        edit: impl FnOnce(&mut Experiment) -> Result<(), TrainError>,
+    ) -> Result<Run<Experiment>, TrainError> {
+        self.start_run(|| {
+            let mut experiment = self.preset(name, (train.height(), train.width()))?;
+            edit(&mut experiment)?;
+            experiment.validate()?;
+            Ok(experiment)
+        })
     }
 
     /// Random sprites on `size`×`size` canvases: `train` training sprites (capped by
@@ -385,6 +397,45 @@ impl RunArgs {
 pub enum SpritesChoice {
     /// The built-in sprites renderer (no download), whose factors are known.
     Sprites,
+}
+
+/// The flags that change a preset's networks and training, shared by the examples; absent,
+/// the preset's values hold (`configs/NAME.toml`).
+#[derive(Debug, Clone, Args)]
+pub struct PresetFlags {
+    /// Hidden widths of the encoder (mirrored in an MLP generator), e.g. 512,256 [default:
+    /// the preset's].
+    #[arg(long)]
+    pub hidden: Option<String>,
+    /// Images per training step [default: the preset's].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Adam's learning rate [default: the preset's].
+    #[arg(long, value_parser = finite_f64)]
+    pub lr: Option<f64>,
+}
+
+impl PresetFlags {
+    /// The widths `--hidden` gives, when given.
+    pub fn hidden(&self) -> Result<Option<Vec<i64>>, TrainError> {
+        self.hidden
+            .as_deref()
+            .map(|text| parse_widths("--hidden", text))
+            .transpose()
+    }
+
+    /// Sets the batch size and Adam's learning rate that `--batch` and `--lr` give.
+    pub fn set_training(&self, train: &mut TrainConfig) {
+        set_if_given(&mut train.batch_size, self.batch);
+        set_if_given(&mut train.optimizer.lr, self.lr);
+    }
+}
+
+/// Replaces `value` with a flag's, when the flag is given.
+pub fn set_if_given<T>(value: &mut T, flag: Option<T>) {
+    if let Some(flag) = flag {
+        *value = flag;
+    }
 }
 
 /// One JSON object with the fields of every part (objects, or anything that serializes to

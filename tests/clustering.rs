@@ -197,7 +197,7 @@ fn the_flagship_run_chooses_by_reconstruction_and_writes_its_metrics_and_picture
     model.validate().unwrap();
     let spec = RunSpec {
         train: TrainConfig {
-            epochs: model.default_epochs(),
+            epochs: 6,
             batch_size: 30,
             ..Default::default()
         },

@@ -12,7 +12,7 @@ use aecraft_train::biased::BiasedRun;
 use aecraft_train::cluster_run::ClusteringRun;
 use aecraft_train::hashing::HashingRun;
 use aecraft_train::ignoring::IgnoringRun;
-use aecraft_train::{AutoencoderConfig, RunSpec};
+use aecraft_train::{AutoencoderConfig, RunSpec, TrainError};
 
 use super::{Experiment, ExperimentModel, ImageSize};
 
@@ -155,14 +155,10 @@ pub fn parse_experiment(text: &str, path: &Path) -> Result<Experiment, ConfigErr
 }
 
 /// Writes `experiment` as TOML to `path` (atomically: a temporary file, then a rename).
-pub fn write_experiment(experiment: &Experiment, path: &Path) -> Result<(), ConfigError> {
-    let invalid = |reason| ConfigError::Invalid {
-        path: path.to_owned(),
-        location: String::new(),
-        reason,
-    };
-    let text = to_toml(experiment).map_err(invalid)?;
-    aecraft_train::atomic::write_bytes(path, text.as_bytes()).map_err(|e| invalid(e.to_string()))
+pub fn write_experiment(experiment: &Experiment, path: &Path) -> Result<(), TrainError> {
+    let text = to_toml(experiment)
+        .map_err(|reason| TrainError::invalid("config", path.display(), reason))?;
+    aecraft_train::atomic::write_bytes(path, text.as_bytes())
 }
 
 /// `experiment` as the text of a config file.

@@ -126,6 +126,36 @@ impl RunConfig for Experiment {
     }
 }
 
+/// Defines `Experiment::<kind>_mut`, the run of one kind of experiment, to edit; another
+/// kind is an error naming `preset`.
+macro_rules! kind_accessors {
+    ($($(#[doc = $doc:literal])* $name:ident => $variant:ident($run:ty),)*) => {
+        impl Experiment {
+            $($(#[doc = $doc])*
+            pub fn $name(&mut self) -> Result<&mut $run, TrainError> {
+                let kind = self.model.kind();
+                match &mut self.model {
+                    ExperimentModel::$variant(run) => Ok(run),
+                    _ => Err(TrainError::invalid("preset", kind, concat!("expected a ", stringify!($variant), " experiment"))),
+                }
+            })*
+        }
+    };
+}
+
+kind_accessors! {
+    /// The pipeline run of an `[autoencoder]` experiment.
+    autoencoder_mut => Autoencoder(RunSpec<AutoencoderConfig>),
+    /// The run of a `[clustering]` experiment.
+    clustering_mut => Clustering(ClusteringRun),
+    /// The run of a `[hashing]` experiment.
+    hashing_mut => Hashing(HashingRun),
+    /// The run of an `[ignoring]` experiment.
+    ignoring_mut => Ignoring(IgnoringRun),
+    /// The run of a `[biased]` experiment.
+    biased_mut => Biased(BiasedRun),
+}
+
 impl Experiment {
     /// Sets every input width of the model to images of `height` × `width` (the capsule
     /// generator's canvas and a conv encoder's image size too), and records the size in
@@ -225,8 +255,9 @@ impl Experiment {
 }
 
 /// Trains `run`'s experiment on `train` (a resumed run continues its checkpoint), scores it
-/// on `eval` (named `eval_name`: `test` or `validation`), and writes `metrics.json` and the
-/// pictures into the run folder. Returns the metrics; every kind records `evaluated_on`
+/// on `eval` (named `eval_name`: `test` or `validation`), and writes `config.toml` (the
+/// experiment, which `aecraft train --config` reproduces), `metrics.json` and the pictures
+/// into the run folder. Returns the metrics; every kind records `evaluated_on`
 /// and `seed`.
 pub fn train_and_score(
     run: &Run<Experiment>,
@@ -234,6 +265,7 @@ pub fn train_and_score(
     eval: &ImageDataset,
     eval_name: &str,
 ) -> Result<Value, TrainError> {
+    write_experiment(run.config(), &run.path("config.toml"))?;
     let splits = (train, eval, eval_name);
     match &run.config().model {
         ExperimentModel::Autoencoder(config) => {

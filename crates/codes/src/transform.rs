@@ -88,6 +88,13 @@ macro_rules! builtin_transforms {
                     })*
                 })
             }
+
+            /// This transform's config when it is a `T` (e.g. `BinarizeConfig`), to edit it.
+            pub fn config_mut<T: std::any::Any>(&mut self) -> Option<&mut T> {
+                match self {
+                    $(Self::$variant(config) => (config as &mut dyn std::any::Any).downcast_mut(),)*
+                }
+            }
         }
     };
 }

@@ -56,23 +56,6 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The default images per step: 512 for the softmax, so that a batch holds about 10
-    /// images of each rare unit; 128 for sparse bits.
-    pub fn default_batch(self) -> usize {
-        match self {
-            Self::Softmax => 512,
-            Self::SparseBits => 128,
-        }
-    }
-
-    /// The default learning rate: 2e-3 for the softmax, 1e-3 for sparse bits.
-    pub fn default_lr(self) -> f64 {
-        match self {
-            Self::Softmax => 2e-3,
-            Self::SparseBits => 1e-3,
-        }
-    }
-
     /// The code group [`score_bias`] reads: the one-hot choices or the bits.
     pub fn group(self) -> &'static str {
         match self {
@@ -322,8 +305,6 @@ mod tests {
         let target = usage_target();
         assert_eq!(target.len(), 12);
         assert!((target.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        assert_eq!(Mode::Softmax.default_batch(), 512);
-        assert_eq!(Mode::SparseBits.default_lr(), 1e-3);
     }
 
     #[test]

@@ -51,16 +51,6 @@ impl ClusteringConfig {
         }
     }
 
-    /// The epochs a clustering autoencoder trains unless told otherwise: 6 for one that
-    /// chooses by reconstruction (the flagship's, chosen on a validation split of the
-    /// training set), else 10 (the talk's MLP versions; k-means and the mixture ignore it).
-    pub fn default_epochs(&self) -> usize {
-        match self {
-            Self::Autoencoder(config) if config.by_reconstruction.is_some() => 6,
-            _ => 10,
-        }
-    }
-
     /// Checks the configuration before a run folder is written for it.
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.clusters() < 2 {
@@ -83,6 +73,24 @@ impl ClusteringConfig {
             Self::Constant(kmeans) => kmeans.clusters,
             Self::Gaussian(gaussian) => gaussian.mixture.clusters,
             Self::Autoencoder(config) => config.clusters,
+        }
+    }
+
+    /// Sets the number of clusters K everywhere the model names it (k-means, the mixture,
+    /// the autoencoder's choice and a capsule generator's templates).
+    pub fn set_clusters(&mut self, clusters: i64) {
+        match self {
+            Self::Constant(kmeans) => kmeans.clusters = clusters,
+            Self::Gaussian(gaussian) => {
+                gaussian.kmeans.clusters = clusters;
+                gaussian.mixture.clusters = clusters;
+            }
+            Self::Autoencoder(config) => {
+                config.clusters = clusters;
+                if let ClusterGenerator::Capsules(capsules) = &mut config.generator {
+                    capsules.clusters = clusters;
+                }
+            }
         }
     }
 }

@@ -121,6 +121,45 @@ pub struct IgnoringConfig {
 }
 
 impl IgnoringConfig {
+    /// The knobs that build `run` (the inverse of [`IgnoringConfig::models`]), so that a
+    /// shipped config can be changed knob by knob and rebuilt with [`IgnoringRun::new`].
+    pub fn of_run(run: &IgnoringRun) -> Self {
+        let model = &run.model;
+        let (mut gaussian, mut adversary) = (None, None);
+        let mut class_means_weight = 0.0;
+        let mut classes = model.encoder_label.as_ref().map(|label| label.classes);
+        for transform in &model.transforms {
+            match transform {
+                TransformConfig::Gaussian(config) => gaussian = Some(config),
+                TransformConfig::Adversary(config) => {
+                    classes = Some(config.classes);
+                    adversary = Some(config.clone());
+                }
+                TransformConfig::ClassMeans(config) => class_means_weight = config.weight,
+                TransformConfig::LabelInput(config) => classes = Some(config.classes),
+                _ => {}
+            }
+        }
+        let adversary_input = match adversary.as_ref().map(|a| a.inputs.as_slice()) {
+            Some([mean]) if mean == "z_mean" => AdversaryInput::Mean,
+            Some([_, _]) => AdversaryInput::Both,
+            _ => AdversaryInput::Sample,
+        };
+        Self {
+            method: run.method,
+            input: model.input,
+            classes: classes.unwrap_or(AdversaryConfig::default().classes),
+            code_size: run.plain.code.total_width(),
+            hidden: model.encoder.hidden.clone(),
+            variational: gaussian.is_some(),
+            kl_weight: gaussian.map_or(1.0, |gaussian: &GaussianSamplerConfig| gaussian.kl_weight),
+            encoder_label: model.encoder_label.is_some(),
+            class_means_weight,
+            adversary: adversary.unwrap_or_default(),
+            adversary_input,
+        }
+    }
+
     /// The ignoring pipeline and the plain autoencoder it is compared with (same code size
     /// and networks, no label anywhere), both validated.
     pub fn models(&self) -> Result<(AutoencoderConfig, AutoencoderConfig), TrainError> {
@@ -414,6 +453,27 @@ mod tests {
                 _ => "other",
             })
             .collect()
+    }
+
+    #[test]
+    fn a_run_rebuilt_from_its_knobs_is_the_same_run() {
+        for method in [Method::Both, Method::Adversary, Method::DecoderInput] {
+            for variational in [true, false] {
+                for input in [
+                    AdversaryInput::Sample,
+                    AdversaryInput::Mean,
+                    AdversaryInput::Both,
+                ] {
+                    let mut knobs = config(method, variational);
+                    knobs.adversary_input = input;
+                    knobs.class_means_weight = if variational { 0.0 } else { 10.0 };
+                    let run = IgnoringRun::new(&knobs, TrainConfig::default()).unwrap();
+                    let again = IgnoringConfig::of_run(&run);
+                    let rebuilt = IgnoringRun::new(&again, TrainConfig::default()).unwrap();
+                    assert_eq!(rebuilt, run, "{method:?} {variational} {input:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub mod cluster_driver;
 pub mod cluster_models;
 pub mod cluster_run;
 pub mod clustering;
+mod config_edits;
 pub mod conv_encoder;
 pub mod encode;
 pub mod encoder;

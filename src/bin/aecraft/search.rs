@@ -115,9 +115,7 @@ pub fn index(args: IndexArgs) -> anyhow::Result<()> {
         bits: codes.bits(),
         words_per_code: codes.words_per_code(),
         ids: (0..codes.len() as u64).collect(),
-        codes: (0..codes.len())
-            .flat_map(|i| codes.code(i).to_vec())
-            .collect(),
+        codes: codes.words().to_vec(),
     };
     atomic::write_json(&args.out, &file)?;
     eprintln!(
@@ -180,17 +178,19 @@ pub fn search(args: SearchArgs) -> anyhow::Result<()> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut distances = vec![0_u32; file.ids.len()];
+    let mut order: Vec<usize> = Vec::with_capacity(file.ids.len());
     let started = Instant::now();
     for query in 0..queries.len() {
         searcher.distances(queries.code(query), &mut distances)?;
-        let mut order: Vec<usize> = (0..distances.len()).collect();
+        order.clear();
+        order.extend(0..distances.len());
         order.select_nth_unstable_by_key(top - 1, |&i| (distances[i], i));
-        order.truncate(top);
-        order.sort_by_key(|&i| (distances[i], i));
+        let nearest = &mut order[..top];
+        nearest.sort_unstable_by_key(|&i| (distances[i], i));
         let line = serde_json::json!({
             "query": query,
-            "neighbours": order.iter().map(|&i| file.ids[i]).collect::<Vec<_>>(),
-            "distances": order.iter().map(|&i| distances[i]).collect::<Vec<_>>(),
+            "neighbours": nearest.iter().map(|&i| file.ids[i]).collect::<Vec<_>>(),
+            "distances": nearest.iter().map(|&i| distances[i]).collect::<Vec<_>>(),
         });
         if let Err(error) = writeln!(out, "{line}") {
             // A reader that stopped early (`| head`) ends the search quietly.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use aecraft::experiment::{preset, read_experiment, train_and_score, write_experiment, Experiment};
+use aecraft::experiment::{preset, read_experiment, train_and_score, Experiment};
 use aecraft::tensor::DeviceChoice;
 use aecraft::train::run::{read_config, RunConfig};
 use aecraft::train::run_folder::prepare_fresh;
@@ -120,7 +120,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         (None, None) => bail!("--out: give the run folder"),
     };
-    write_experiment(run.config(), &run.path("config.toml"))?;
     let metrics = train_and_score(&run, &train, &eval, eval_name)?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())

@@ -1,0 +1,112 @@
+//! Edits of an [`AutoencoderConfig`], as the examples' flags make them to a shipped config
+//! (`configs/*.toml`): the hidden widths, the code's size, a Gaussian code made
+//! deterministic, and the configs of its transforms by type.
+
+use std::any::Any;
+
+use aecraft_codes::{GaussianSamplerConfig, TransformConfig};
+use aecraft_generators::GeneratorConfig;
+
+use crate::{AutoencoderConfig, TrainError};
+
+impl AutoencoderConfig {
+    /// Sets the encoder's hidden widths and, for an MLP generator, the mirrored ones.
+    pub fn set_hidden(&mut self, hidden: &[i64]) {
+        self.encoder.hidden = hidden.to_vec();
+        if let GeneratorConfig::Mlp(generator) = &mut self.generator {
+            generator.mlp.hidden = hidden.iter().rev().copied().collect();
+        }
+    }
+
+    /// Every transform config of type `T` (e.g. every `BinarizeConfig`), to edit.
+    pub fn transforms_mut<T: Any>(&mut self) -> impl Iterator<Item = &mut T> {
+        self.transforms
+            .iter_mut()
+            .filter_map(TransformConfig::config_mut::<T>)
+    }
+
+    /// Sets the encoder's output group `group` to `units` units of code; a group a Gaussian
+    /// transform reads holds means and log-variances, so twice as many. `flag` names the
+    /// setting in the error for a group the encoder does not output.
+    pub fn set_code_units(
+        &mut self,
+        flag: &str,
+        group: &str,
+        units: i64,
+    ) -> Result<(), TrainError> {
+        let gaussian = self
+            .transforms
+            .iter()
+            .any(|t| matches!(t, TransformConfig::Gaussian(gaussian) if gaussian.input == group));
+        let spec = self.code.0.iter_mut().find(|spec| spec.name == group);
+        let Some(spec) = spec else {
+            let reason = format!("the model's code has no group `{group}`");
+            return Err(TrainError::invalid(flag, units, reason));
+        };
+        spec.width = if gaussian { 2 * units } else { units };
+        Ok(())
+    }
+
+    /// Makes every Gaussian code deterministic: the Gaussian transform is removed and the
+    /// group it read (means and log-variances, `[B, 2Z]`) becomes its output group of `Z`
+    /// units, so the generator reads the same name.
+    pub fn make_deterministic(&mut self) {
+        let gaussians: Vec<GaussianSamplerConfig> = self
+            .transforms_mut::<GaussianSamplerConfig>()
+            .map(|g| g.clone())
+            .collect();
+        self.transforms
+            .retain(|t| !matches!(t, TransformConfig::Gaussian(_)));
+        for gaussian in gaussians {
+            if let Some(spec) = self.code.0.iter_mut().find(|s| s.name == gaussian.input) {
+                spec.name = gaussian.output;
+                spec.width /= 2;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aecraft_codes::BinarizeConfig;
+
+    use super::*;
+    use crate::hashing::binarizing_autoencoder;
+
+    #[test]
+    fn a_vae_made_deterministic_is_the_plain_autoencoder() {
+        let mut vae = AutoencoderConfig::vae(&[64, 32], 8);
+        vae.make_deterministic();
+        assert_eq!(vae, AutoencoderConfig::plain(&[64, 32], 8));
+    }
+
+    #[test]
+    fn hidden_and_code_units_edit_the_encoder_the_mirror_and_the_gaussian_width() {
+        let mut config = AutoencoderConfig::vae(&[512, 256], 32);
+        config.set_hidden(&[64, 32]);
+        config.set_code_units("--code", "gauss", 8).unwrap();
+        assert_eq!(config, AutoencoderConfig::vae(&[64, 32], 8));
+        let err = config.set_code_units("--code", "bits", 8).unwrap_err();
+        assert!(err.to_string().contains("--code"), "{err}");
+    }
+
+    #[test]
+    fn transforms_are_edited_by_type() {
+        let noise = aecraft_codes::LinearSchedule::constant(1.0);
+        let mut config = binarizing_autoencoder(&[32], 16, noise, 1.0, 1.0).unwrap();
+        for binarize in config.transforms_mut::<BinarizeConfig>() {
+            binarize.straight_through = true;
+        }
+        let edited: Vec<&BinarizeConfig> = config
+            .transforms
+            .iter()
+            .filter_map(|t| match t {
+                TransformConfig::Binarize(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(edited.len(), 1);
+        assert!(edited[0].straight_through);
+        assert_eq!(config.transforms_mut::<GaussianSamplerConfig>().count(), 0);
+    }
+}
