@@ -32,6 +32,15 @@ pub enum TensorError {
         /// Gradient from central differences.
         numeric: f64,
     },
+    /// libtorch could not read or set a random generator's state (see
+    /// [`crate::rng_state`]).
+    #[error("libtorch's random state of {generator}: {reason}")]
+    RandomState {
+        /// The generator: `cpu`, `cuda:<index>`, or `cuda` for the device count.
+        generator: String,
+        /// libtorch's message, on one line.
+        reason: String,
+    },
     /// An error reported by libtorch.
     #[error(transparent)]
     Torch(#[from] tch::TchError),

@@ -22,6 +22,8 @@
 //! - [`ops`]: differentiable tensor ops (per-item reconstruction losses, gradient reversal).
 //! - [`shape`]: shape checks that fail with an error naming the tensor, not a libtorch panic.
 //! - [`gradcheck`]: finite-difference gradient checks for custom ops.
+//! - [`rng_state`]: libtorch's random state (CPU and CUDA generators), to save with a
+//!   checkpoint and restore, through a small C++ shim.
 //! - [`problem`]: the problems every crate reports alike (a bad value, a file that cannot be
 //!   read or whose content is wrong), each with one message.
 //!
@@ -33,6 +35,7 @@ pub mod gradcheck;
 pub mod mlp;
 pub mod ops;
 pub mod problem;
+pub mod rng_state;
 pub mod shape;
 
 mod error;
@@ -40,3 +43,4 @@ mod error;
 pub use device::DeviceChoice;
 pub use error::TensorError;
 pub use mlp::{Activation, Mlp, MlpConfig};
+pub use rng_state::RngState;

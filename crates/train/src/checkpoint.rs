@@ -1,8 +1,15 @@
 //! Checkpoints: a folder (a run's `checkpoint/`, see [`crate::run`]) with `model.safetensors`
-//! (the weights, through `VarStore::save`), `optimizer.safetensors` (Adam's state) and
-//! `state.json` (how far training got); a model with variables of its own beside its main
-//! `VarStore` (an adversary, see [`crate::TrainModel::save_own_state`]) adds
-//! `own_variables_<i>.safetensors` and `own_optimizer_<i>.safetensors` for each.
+//! (the weights, through `VarStore::save`), `optimizer.safetensors` (Adam's state),
+//! `rng.json` (libtorch's random state, [`RngState`]) and `state.json` (how far training
+//! got); a model with variables of its own beside its main `VarStore` (an adversary, see
+//! [`crate::TrainModel::save_own_state`]) adds `own_variables_<i>.safetensors` and
+//! `own_optimizer_<i>.safetensors` for each.
+//!
+//! A resume is exact: the random state is captured when the checkpoint is saved (after
+//! everything of the epoch that draws: its steps, `after_epoch`, the evaluation) and restored
+//! when it is loaded, so the noise, sampling and dropout of a resumed run draw the numbers the
+//! uninterrupted run drew; the data order is a function of the seed and the epoch. A
+//! checkpoint without `rng.json` (from an older aecraft) still loads, with a warning.
 //!
 //! A checkpoint is all or nothing. A new one is written whole into a staging folder beside
 //! the old (`checkpoint.tmp-<pid>/`, [`Checkpoint::stage`]), `state.json` last, and synced;
@@ -18,6 +25,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 
+use aecraft_tensor::rng_state::{Restored, RngState};
+use aecraft_tensor::TensorError;
+
 use crate::optim::Adam;
 use crate::{atomic, TrainError};
 
@@ -27,6 +37,8 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 /// The training progress file's name.
 pub const STATE_FILE: &str = "state.json";
+/// The random state's file name.
+pub const RNG_FILE: &str = "rng.json";
 
 /// How far training got.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -89,18 +101,22 @@ impl Checkpoint {
         Ok(self.dir.join(STATE_FILE).is_file())
     }
 
-    /// Writes the weights, the optimizer state and then the training state into this folder
-    /// (a staging folder from [`Checkpoint::stage`]; [`Checkpoint::commit`] puts it in
-    /// place).
+    /// Writes the weights, the optimizer state, libtorch's random state as it is now, and
+    /// then the training state into this folder (a staging folder from
+    /// [`Checkpoint::stage`]; [`Checkpoint::commit`] puts it in place).
     pub fn save(
         &self,
         vs: &VarStore,
         optimizer: &Adam,
         state: &TrainState,
     ) -> Result<(), TrainError> {
+        let rng = RngState::capture()?;
         atomic::create_dir(&self.dir)?;
         atomic::write_with(&self.dir.join(MODEL_FILE), |tmp| Ok(vs.save(tmp)?))?;
         atomic::write_with(&self.dir.join(OPTIMIZER_FILE), |tmp| optimizer.save(tmp))?;
+        let rng_path = self.dir.join(RNG_FILE);
+        let bytes = serde_json::to_vec(&rng).map_err(|e| TrainError::json(&rng_path, e))?;
+        atomic::write_bytes(&rng_path, &bytes)?;
         atomic::write_json(&self.dir.join(STATE_FILE), state)
     }
 
@@ -234,14 +250,46 @@ impl Checkpoint {
         self.dir.join(STATE_FILE)
     }
 
-    /// Loads the weights into `vs`, the optimizer state into `optimizer` and returns the
-    /// training state, checked (see [`TrainState::check`]; the trainer checks its epochs
-    /// against the configured ones).
+    /// Loads the weights into `vs`, the optimizer state into `optimizer`, libtorch's random
+    /// state (see [`Checkpoint::restore_rng`]) and returns the training state, checked (see
+    /// [`TrainState::check`]; the trainer checks its epochs against the configured ones).
     pub fn load(&self, vs: &mut VarStore, optimizer: &mut Adam) -> Result<TrainState, TrainError> {
         let state = self.state()?;
         self.load_weights(vs)?;
         optimizer.load(&self.dir.join(OPTIMIZER_FILE))?;
+        self.restore_rng()?;
         Ok(state)
+    }
+
+    /// Sets libtorch's random state to the one saved in `rng.json`, so that training goes on
+    /// with the draws it would have made uninterrupted. Without the file (a checkpoint from an
+    /// older aecraft), or saved with other CUDA devices than this process sees, the resume
+    /// goes on with other draws, and one line on stderr says that it is not bit-exact.
+    pub fn restore_rng(&self) -> Result<(), TrainError> {
+        let path = self.dir.join(RNG_FILE);
+        if !path.is_file() {
+            eprintln!(
+                "warning: {} is missing (a checkpoint from an older aecraft): the resumed run \
+                 draws other random numbers, it is not bit-exact",
+                path.display()
+            );
+            return Ok(());
+        }
+        let rng: RngState = read_json(&path)?;
+        let restored = rng.restore().map_err(|e| match e {
+            TensorError::RandomState { generator, reason } => {
+                TrainError::format(&path, &generator, reason)
+            }
+            other => other.into(),
+        })?;
+        if let Restored::CudaDevicesDiffer { saved, present } = restored {
+            eprintln!(
+                "warning: {} holds the random state of {saved} CUDA devices, this process sees \
+                 {present}: the resumed run is not bit-exact on CUDA",
+                path.display()
+            );
+        }
+        Ok(())
     }
 
     /// Writes the `index`-th store of a model's own variables and its optimizer's state
@@ -372,16 +420,16 @@ mod tests {
 
     #[test]
     fn defect_1_a_save_killed_at_any_file_operation_leaves_one_whole_epoch() {
-        // A save has 5 file operations: 3 renames into the staging folder, then 2 folder
+        // A save has 6 file operations: 4 renames into the staging folder, then 2 folder
         // renames; the last round fails nowhere.
-        for fail_after in 0..=5 {
+        for fail_after in 0..=6 {
             let dir = tempfile::tempdir().unwrap();
             let checkpoint = Checkpoint::new(dir.path().join("checkpoint"));
             save_epoch(&checkpoint, 1.0, 1).unwrap();
             crate::atomic::FAULT_AFTER.with(|f| f.set(Some(fail_after)));
             let saved = save_epoch(&checkpoint, 2.0, 2);
             crate::atomic::FAULT_AFTER.with(|f| f.set(None));
-            assert_eq!(saved.is_ok(), fail_after == 5, "{fail_after}: {saved:?}");
+            assert_eq!(saved.is_ok(), fail_after == 6, "{fail_after}: {saved:?}");
 
             // What a resume finds: one epoch, whole (weights, optimizer and state agree).
             assert!(checkpoint.exists().unwrap(), "{fail_after}");
@@ -392,9 +440,10 @@ mod tests {
             assert_eq!(weight, state.epochs_done as f64, "{fail_after}");
             assert_eq!(adam.steps(), state.epochs_done as i64, "{fail_after}");
             // Killed between the two folder renames, the newer checkpoint wins.
-            if fail_after >= 4 {
+            if fail_after >= 5 {
                 assert_eq!(state.epochs_done, 2, "{fail_after}");
             }
+            assert!(checkpoint.dir().join(RNG_FILE).is_file(), "{fail_after}");
             // Nothing is left beside the checkpoint.
             let names: Vec<String> = std::fs::read_dir(dir.path())
                 .unwrap()
@@ -402,6 +451,32 @@ mod tests {
                 .collect();
             assert_eq!(names, ["checkpoint"], "{fail_after}");
         }
+    }
+
+    #[test]
+    fn defect_3_a_checkpoint_without_rng_json_still_loads_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = Checkpoint::new(dir.path().join("checkpoint"));
+        save_epoch(&checkpoint, 1.0, 2).unwrap();
+        let load = || {
+            let mut vs = store(0.0);
+            let mut adam = AdamConfig::default().build(&vs).unwrap();
+            checkpoint.load(&mut vs, &mut adam)
+        };
+        assert_eq!(load().unwrap().epochs_done, 2);
+        let rng = checkpoint.dir().join(RNG_FILE);
+        std::fs::write(&rng, r#"{"cpu": [1, 2, 3], "cuda": []}"#).unwrap();
+        let err = load().unwrap_err().to_string();
+        assert!(
+            err.contains("checkpoint/rng.json: cpu: ") && !err.contains('\n'),
+            "{err}"
+        );
+        std::fs::write(&rng, "not json").unwrap();
+        let err = load().unwrap_err().to_string();
+        assert!(err.contains("checkpoint/rng.json"), "{err}");
+        // A checkpoint of an older aecraft: no rng.json, a warning, and it loads.
+        std::fs::remove_file(&rng).unwrap();
+        assert_eq!(load().unwrap().epochs_done, 2);
     }
 
     #[test]

@@ -32,6 +32,7 @@ use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 use crate::autoencoder::side_inputs;
 use crate::pictures::save_image_grid;
 use crate::probe::code_probe_accuracy;
+use crate::run_folder::holds_run;
 use crate::{
     evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderLabelConfig, Evaluation,
     Run, RunConfig, RunSpec, TrainConfig, TrainError, TrainReport,
@@ -280,8 +281,8 @@ pub struct IgnoringOutcome {
 }
 
 /// Trains the ignoring model in `run` and the plain autoencoder in its sub-run
-/// [`PLAIN_DIR`] (created or resumed with it, to the same epochs), scoring `eval` after
-/// every epoch.
+/// [`PLAIN_DIR`] (created or resumed with it, to the same epochs; created when a resumed run
+/// was stopped before it), scoring `eval` after every epoch.
 pub fn train_ignoring(
     run: &Run<IgnoringRun>,
     train: &ImageDataset,
@@ -298,7 +299,7 @@ pub fn train_ignoring(
     );
     let report = run.train(&mut model, train, eval)?;
     eprintln!("training the plain autoencoder with the same code size and budget");
-    let plain_run = if run.is_resumed() {
+    let plain_run = if run.is_resumed() && holds_run(&run.path(PLAIN_DIR)) {
         Run::resume(run.path(PLAIN_DIR), Some(config.train.epochs))?
     } else {
         Run::create(

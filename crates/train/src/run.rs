@@ -156,8 +156,9 @@ impl<C: RunConfig> Run<C> {
     }
 
     /// Trains `model` on `train`, scoring `eval` after every epoch: a fresh run initializes
-    /// the model first, a resumed one loads its checkpoint; every epoch ends with a
-    /// checkpoint in `checkpoint/` and a record in `log.jsonl`.
+    /// the model first, a resumed one loads its checkpoint (a resumed run stopped before its
+    /// first checkpoint starts afresh, as it did); every epoch ends with a checkpoint in
+    /// `checkpoint/` and a record in `log.jsonl`.
     pub fn train(
         &self,
         model: &mut dyn TrainModel,
@@ -165,7 +166,12 @@ impl<C: RunConfig> Run<C> {
         eval: Option<Evaluation<'_>>,
     ) -> Result<TrainReport, TrainError> {
         let trainer = Trainer::new(self.config.train().clone())?.in_folder(&self.dir);
-        let resume = self.resumed.then(|| self.checkpoint().dir().to_path_buf());
+        let checkpoint = self.checkpoint();
+        let resume = if self.resumed && checkpoint.exists()? {
+            Some(checkpoint.dir().to_path_buf())
+        } else {
+            None
+        };
         trainer.train(model, train, eval, resume.as_deref())
     }
 }
