@@ -365,7 +365,8 @@ impl ClusterModel for ClusterAutoencoder {
 
     /// Chosen by reconstruction: the cluster that reconstructs best (every cluster rendered),
     /// with the relative reconstruction margin as confidence. Otherwise the argmax of the clean
-    /// logits, with q(k|x), their softmax, as confidence.
+    /// logits, with the log-odds of q(k|x), their softmax, as confidence
+    /// ([`Assignments::from_scores`]).
     fn assign(&self, data: &ImageDataset) -> Result<Assignments, TrainError> {
         let net = self.model.net();
         let device = crate::TrainModel::var_store(&self.model).device();
@@ -379,26 +380,22 @@ impl ClusterModel for ClusterAutoencoder {
             for batch in data.ordered_batches(batch) {
                 let images = batch.images.to_device(device);
                 let code = net.encode(&images, false)?;
-                let (chosen, sure) = match net.choice() {
-                    Some(choice) => choice.choose(net, &code, &images)?,
-                    None => {
-                        let (best, argmax) =
-                            code.get(&self.choice.probs_group())?.max_dim(1, false);
-                        (argmax, best)
+                let assigned = match net.choice() {
+                    Some(choice) => {
+                        let (chosen, sure) = choice.choose(net, &code, &images)?;
+                        Assignments::from_tensors(&chosen, &sure)?
                     }
+                    None => Assignments::from_scores(code.get(&self.choice.logits_group())?)?,
                 };
-                clusters.push(chosen);
-                confidence.push(sure);
+                clusters.extend(assigned.clusters);
+                confidence.extend(assigned.confidence);
             }
             Ok(())
         })?;
-        if clusters.is_empty() {
-            return Ok(Assignments::default());
-        }
-        Assignments::from_tensors(
-            &Tensor::f_cat(&clusters, 0)?,
-            &Tensor::f_cat(&confidence, 0)?,
-        )
+        Ok(Assignments {
+            clusters,
+            confidence,
+        })
     }
 
     /// The generator's prototypes when it has templates; otherwise its output for each
@@ -478,10 +475,11 @@ mod tests {
             .unwrap();
         let after = reconstruction(&model);
         let assignments = model.assign(&data).unwrap();
+        // Log-odds of the best of 2 clusters: q ≥ 1/2, so at least 0.
         assert!(assignments
             .confidence
             .iter()
-            .all(|&q| (0.0..=1.0).contains(&q)));
+            .all(|&odds| odds.is_finite() && odds >= 0.0));
         assert_eq!(model.prototypes().unwrap().size(), vec![2, 6]);
         (model, before, after)
     }

@@ -173,13 +173,10 @@ impl ClusterModel for GaussianMixtureModel {
         self.mixture.means().size()[0] as usize
     }
 
-    /// The most probable cluster; confidence is its posterior q(k|x).
+    /// The most probable cluster; confidence is the log-odds of its posterior q(k|x)
+    /// ([`Assignments::from_scores`] of the log-joints).
     fn assign(&self, data: &ImageDataset) -> Result<Assignments, TrainError> {
-        let posterior = self
-            .mixture
-            .responsibilities(&self.pca.project(data.images())?)?;
-        let (confidence, clusters) = posterior.max_dim(1, false);
-        Assignments::from_tensors(&clusters, &confidence)
+        Assignments::from_scores(&self.mixture.log_joint(&self.pca.project(data.images())?)?)
     }
 
     /// Each cluster's mean, mapped back to pixels.

@@ -3,8 +3,12 @@
 //! and the pictures (`clusters.png`, `cluster_sizes.png`).
 //!
 //! Confidence, used to pick the one revealed label per cluster for `one_label_accuracy`, is
-//! defined by each model and documented there (q(k|x) for models with a cluster softmax, the
-//! negative squared distance to the centroid for k-means).
+//! defined by each model and documented there: for models with a cluster posterior q(k|x)
+//! (a softmax, or a mixture's responsibilities) it is the log-odds of the chosen cluster,
+//! log q/(1 − q) ([`Assignments::from_scores`]), which orders members as q(k|x) does but
+//! does not saturate, so that confident members do not tie at q = 1 and fall back to the
+//! lowest index; the negative squared distance to the centroid for k-means; the relative
+//! reconstruction margin for a choice by reconstruction. Exact ties go to the lowest index.
 
 use std::path::Path;
 
@@ -38,6 +42,18 @@ impl Assignments {
             clusters: clusters.into_iter().map(|c| c as usize).collect(),
             confidence,
         })
+    }
+
+    /// Assignments from `[N, K]` unnormalized log-probabilities of the clusters (logits, or
+    /// a mixture's log-joints): the best cluster of each image, with its log-odds against
+    /// the others, `s_k − logsumexp_{j≠k} s_j` = log q/(1 − q) for q = softmax(s)_k, computed
+    /// in f64 without forming q.
+    pub fn from_scores(scores: &Tensor) -> Result<Self, TrainError> {
+        let scores = scores.to_kind(Kind::Double);
+        let (best, clusters) = scores.f_max_dim(1, false)?;
+        let others = scores.f_scatter_value(1, &clusters.unsqueeze(1), f64::NEG_INFINITY)?;
+        let log_odds = best.f_sub(&others.f_logsumexp([1], false)?)?;
+        Self::from_tensors(&clusters, &log_odds)
     }
 }
 
@@ -164,6 +180,23 @@ pub fn save_cluster_pictures(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_odds_order_members_like_the_posterior_without_saturating() {
+        // Rows 0 and 1 both have q(k|x) = 1 in f32; row 1 is the more confident one.
+        let scores = Tensor::from_slice2(&[[40.0f32, 0.0, 1.0], [60.0, 0.0, 1.0], [0.0, 2.0, 1.0]]);
+        let saturated = scores.softmax(1, Kind::Float).max_dim(1, false).0;
+        assert_eq!(
+            Vec::<f32>::try_from(saturated.narrow(0, 0, 2)).unwrap(),
+            [1.0, 1.0]
+        );
+        let a = Assignments::from_scores(&scores).unwrap();
+        assert_eq!(a.clusters, [0, 0, 1]);
+        assert!(a.confidence[1] > a.confidence[0], "{:?}", a.confidence);
+        // Against the closed form log q/(1 − q) for the unsaturated row.
+        let q = (2f64.exp()) / (1.0 + 2f64.exp() + 1f64.exp());
+        assert!((a.confidence[2] - (q / (1.0 - q)).ln()).abs() < 1e-9);
+    }
 
     #[test]
     fn perfect_clusters_score_one() {
