@@ -57,6 +57,13 @@ pub(crate) struct Args {
     /// Template height and width in pixels (capsules) [preset: 28].
     #[arg(long)]
     template: Option<i64>,
+    /// Control points per side of the bounded displacement grid that bends each cluster's
+    /// drawing (capsules; 0: none) [preset: 0].
+    #[arg(long)]
+    deform_grid: Option<i64>,
+    /// The most a control point of that grid moves, in pixels (capsules) [preset: 1.5].
+    #[arg(long, value_parser = finite_f64)]
+    deform_pixels: Option<f64>,
     /// Clusters rendered per image and side (top logits, nearest in pixels) to choose one in
     /// training (capsules; 0 renders all) [preset: 4].
     #[arg(long)]
@@ -122,6 +129,8 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
                 set_if_given(&mut capsules.capsules, args.capsules);
                 set_if_given(&mut capsules.template_height, args.template);
                 set_if_given(&mut capsules.template_width, args.template);
+                set_if_given(&mut capsules.deformation.grid, args.deform_grid);
+                set_if_given(&mut capsules.deformation.pixels, args.deform_pixels);
             }
             if let Some(choice) = &mut config.by_reconstruction {
                 set_if_given(&mut choice.candidates, args.candidates);
@@ -148,6 +157,8 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
         ("--usage-weight", given(&args.usage_weight), mlp),
         ("--capsules", given(&args.capsules), capsules),
         ("--template", given(&args.template), capsules),
+        ("--deform-grid", given(&args.deform_grid), capsules),
+        ("--deform-pixels", given(&args.deform_pixels), capsules),
         ("--candidates", given(&args.candidates), capsules),
     ] {
         if let (Some(value), false) = (value, used) {

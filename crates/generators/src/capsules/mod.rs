@@ -5,12 +5,14 @@
 //! - **Learned function**: free code units (`pose`, per cluster) become bounded affine poses
 //!   ([`pose::PoseBounds`]): one global pose per cluster, and with `C > 1` a bounded residual
 //!   per capsule around its default pose, under the global one. One optional unit per cluster
-//!   sets the stroke thickness.
+//!   sets the stroke thickness, and optional units bend the drawing by a smooth, bounded
+//!   displacement field ([`deformation::DeformationBounds`]).
 //! - **Hard-coded function**: [`render::warp`] applies the poses to the templates with
 //!   bilinear sampling; [`render::composite`] adds the capsules and clamps the sum.
 //!
 //! The pose units of one cluster are laid out as `[global (6) | thickness (1, if enabled) |
-//! residual (6) per capsule (if C > 1)]`, and the `pose` group holds `K` such blocks.
+//! deformation (2·g², if enabled) | residual (6) per capsule (if C > 1)]`, and the `pose`
+//! group holds `K` such blocks.
 //!
 //! Rendering costs one warp per capsule and image: [`CapsuleGenerator::render_clusters`]
 //! renders one chosen cluster per image (`B · C` warps); [`CapsuleGenerator::render_all`]
@@ -19,6 +21,7 @@
 //! reconstruction. Its [`ClusterTemplates`] let the clustering driver parts start the
 //! templates at k-means centroids, re-seed a cluster and keep the templates in `[0, 1]`.
 
+pub mod deformation;
 pub mod pose;
 pub mod render;
 
@@ -29,6 +32,7 @@ use aecraft_codes::{Code, GroupWidths, CLUSTER_GROUP};
 use aecraft_tensor::shape::expect_shape;
 
 use crate::{ClusterTemplates, Generator, GeneratorsError, OutputKind, TemplateSheet};
+use deformation::DeformationBounds;
 use pose::{compose, PoseBounds, POSE_UNITS};
 use render::{composite, warp};
 
@@ -55,6 +59,8 @@ pub struct CapsuleGeneratorConfig {
     /// Bound on the thickness unit `g`: the rendering is raised to `exp(g)`, `|g| ≤
     /// thickness`. 0 removes the unit.
     pub thickness: f64,
+    /// The bounded displacement field that bends each cluster's drawing (off by default).
+    pub deformation: DeformationBounds,
     /// The code group holding the cluster choice, `[B, K]` (one-hot, possibly
     /// straight-through).
     pub cluster_input: String,
@@ -75,6 +81,7 @@ impl Default for CapsuleGeneratorConfig {
             pose: PoseBounds::default(),
             residual: PoseBounds::residual(),
             thickness: 1.0,
+            deformation: DeformationBounds::default(),
             cluster_input: CLUSTER_GROUP.into(),
             pose_input: "pose".into(),
         }
@@ -104,18 +111,24 @@ impl CapsuleGeneratorConfig {
             ));
         }
         self.pose.validate("capsules.pose")?;
+        self.deformation.validate("capsules.deformation")?;
         self.residual.validate("capsules.residual")
     }
 
-    /// Pose units per cluster: 6 global, 1 thickness if enabled, 6 per capsule if C > 1.
+    /// Pose units per cluster: 6 global, 1 thickness if enabled, `2·g²` deformation if
+    /// enabled, 6 per capsule if C > 1.
     pub fn pose_units_per_cluster(&self) -> i64 {
-        let thickness = i64::from(self.thickness > 0.0);
         let residuals = if self.capsules > 1 {
             POSE_UNITS * self.capsules
         } else {
             0
         };
-        POSE_UNITS + thickness + residuals
+        POSE_UNITS + self.thickness_units() + self.deformation.units() + residuals
+    }
+
+    /// 1 when the thickness unit is on, else 0.
+    fn thickness_units(&self) -> i64 {
+        i64::from(self.thickness > 0.0)
     }
 
     /// The width of the `pose` code group: `K` blocks of [`Self::pose_units_per_cluster`].
@@ -354,6 +367,12 @@ fn render_with(
         .affine(&units.narrow(1, 0, POSE_UNITS), height, width);
     let thickness =
         (config.thickness > 0.0).then(|| units.select(1, POSE_UNITS).tanh() * config.thickness);
+    let field = config.deformation.enabled().then(|| {
+        let start = POSE_UNITS + config.thickness_units();
+        let units = units.narrow(1, start, config.deformation.units());
+        let field = config.deformation.field(&units, height, width);
+        field.repeat_interleave_self_int(c, 0, None)
+    });
     let poses = match default_poses {
         None => global.unsqueeze(1),
         Some(defaults) => {
@@ -367,7 +386,8 @@ fn render_with(
         }
     };
     let templates = templates.index_select(0, clusters).view([n * c, h, w]);
-    let warped = warp(&templates, &poses.reshape([n * c, 2, 3]), height, width);
+    let poses = poses.reshape([n * c, 2, 3]);
+    let warped = warp(&templates, &poses, field.as_ref(), height, width);
     composite(&warped.view([n, c, height, width]), thickness.as_ref())
 }
 
@@ -521,14 +541,26 @@ mod tests {
             ..small(1)
         };
         assert_eq!(thin.pose_width(), 3 * 6);
+        let bent = CapsuleGeneratorConfig {
+            deformation: DeformationBounds {
+                grid: 3,
+                pixels: 1.0,
+            },
+            ..small(4)
+        };
+        assert_eq!(bent.pose_width(), 3 * (7 + 18 + 24));
     }
 
     #[test]
     fn shapes_of_renderings() {
         tch::manual_seed(0);
-        for capsules in [1, 3] {
+        let grids = [0, 2].map(|grid| DeformationBounds { grid, pixels: 1.0 });
+        for (capsules, deformation) in [1, 3].into_iter().flat_map(|c| grids.map(|d| (c, d))) {
             let vs = VarStore::new(Device::Cpu);
-            let config = small(capsules);
+            let config = CapsuleGeneratorConfig {
+                deformation,
+                ..small(capsules)
+            };
             let generator = config.build(&vs.root()).unwrap();
             let pose = Tensor::randn([4, config.pose_width()], (Kind::Float, Device::Cpu));
             let clusters = Tensor::from_slice(&[0i64, 2, 1, 2]);
@@ -585,6 +617,35 @@ mod tests {
         assert!(generator
             .prototypes()
             .allclose(&expected, 1e-5, 1e-6, false));
+    }
+
+    #[test]
+    fn zero_deformation_units_draw_as_without_the_deformation() {
+        tch::manual_seed(8);
+        let plain = whole(2);
+        let deformation = DeformationBounds {
+            grid: 3,
+            pixels: 2.0,
+        };
+        let bent = CapsuleGeneratorConfig {
+            deformation,
+            ..whole(2)
+        };
+        let templates = Tensor::rand([2, 1, 6, 5], (Kind::Float, Device::Cpu));
+        let draw = |config: &CapsuleGeneratorConfig, pose: &Tensor| {
+            let vs = VarStore::new(Device::Cpu);
+            let mut generator = config.build(&vs.root()).unwrap();
+            generator.set_templates(&templates).unwrap();
+            generator.render_all(pose).unwrap()
+        };
+        let units = Tensor::randn([4, 2, 7], (Kind::Float, Device::Cpu));
+        let zeros = Tensor::zeros([4, 2, deformation.units()], (Kind::Float, Device::Cpu));
+        let with_zeros = Tensor::cat(&[&units, &zeros], 2).view([4, -1]);
+        let expected = draw(&plain, &units.view([4, -1]));
+        assert!(draw(&bent, &with_zeros).allclose(&expected, 1e-5, 1e-6, false));
+        // Non-zero deformation units do bend the drawing.
+        let moved = Tensor::cat(&[&units, &(zeros + 3.0)], 2).view([4, -1]);
+        assert!(!draw(&bent, &moved).allclose(&expected, 1e-3, 1e-3, false));
     }
 
     #[test]

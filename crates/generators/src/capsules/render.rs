@@ -4,7 +4,7 @@
 
 use tch::{Kind, Tensor};
 
-use super::pose::invert;
+use super::pose::{identity, invert};
 
 /// libtorch's code for bilinear interpolation in `grid_sampler`.
 const BILINEAR: i64 = 0;
@@ -15,14 +15,36 @@ const ZEROS: i64 = 0;
 const MIN_PIXEL: f64 = 1e-6;
 
 /// Warps `templates` (`[N, h, w]`) by `poses` (`[N, 2, 3]`, template → canvas, see
-/// [`super::pose`]) onto a `height`×`width` canvas: `[N, height, width]`.
+/// [`super::pose`]) onto a `height`×`width` canvas: `[N, height, width]`. With a
+/// `displacement` field (`[N, height, width, 2]`, normalized canvas coordinates, see
+/// [`super::deformation`]) the canvas pixel `p` shows the template at `pose⁻¹(p + d(p))`.
 ///
-/// Under the identity pose a template fills the canvas (resampled when its size differs).
-/// Outside the template, the canvas is 0.
-pub fn warp(templates: &Tensor, poses: &Tensor, height: i64, width: i64) -> Tensor {
+/// Under the identity pose (and no displacement) a template fills the canvas (resampled
+/// when its size differs). Outside the template, the canvas is 0.
+pub fn warp(
+    templates: &Tensor,
+    poses: &Tensor,
+    displacement: Option<&Tensor>,
+    height: i64,
+    width: i64,
+) -> Tensor {
     let n = templates.size()[0];
     // The sampling grid maps canvas coordinates back into the template: the inverse pose.
-    let grid = Tensor::affine_grid_generator(&invert(poses), [n, 1, height, width], false);
+    let inverse = invert(poses);
+    let size = [n, 1, height, width];
+    let grid = match displacement {
+        None => Tensor::affine_grid_generator(&inverse, size, false),
+        Some(field) => {
+            let canvas = Tensor::affine_grid_generator(&identity(n, poses), size, false) + field;
+            let linear = inverse.narrow(-1, 0, 2).transpose(1, 2);
+            let shift = inverse.select(-1, 2).view([n, 1, 1, 2]);
+            canvas
+                .view([n, height * width, 2])
+                .matmul(&linear)
+                .view([n, height, width, 2])
+                + shift
+        }
+    };
     templates
         .unsqueeze(1)
         .grid_sampler(&grid, BILINEAR, ZEROS, false)
@@ -46,7 +68,8 @@ pub fn composite(capsules: &Tensor, thickness: Option<&Tensor>) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capsules::pose::{identity, PoseBounds, POSE_UNITS};
+    use crate::capsules::deformation::DeformationBounds;
+    use crate::capsules::pose::{PoseBounds, POSE_UNITS};
     use aecraft_tensor::gradcheck::check_gradients;
     use tch::Device;
 
@@ -58,7 +81,7 @@ mod tests {
     fn the_identity_reproduces_the_template() {
         tch::manual_seed(0);
         let templates = random(&[3, 28, 28]);
-        let out = warp(&templates, &identity(3, &templates), 28, 28);
+        let out = warp(&templates, &identity(3, &templates), None, 28, 28);
         assert!(out.allclose(&templates, 1e-9, 1e-9, false));
     }
 
@@ -69,7 +92,7 @@ mod tests {
         // 2 pixels right and 3 pixels down, in normalized units (2 / size per pixel).
         let pose = Tensor::from_slice(&[1.0f64, 0.0, 2.0 * 2.0 / 10.0, 0.0, 1.0, 3.0 * 2.0 / 12.0])
             .view([1, 2, 3]);
-        let out = warp(&template, &pose, 12, 10);
+        let out = warp(&template, &pose, None, 12, 10);
         let moved = out.narrow(1, 3, 9).narrow(2, 2, 8);
         let source = template.narrow(1, 0, 9).narrow(2, 0, 8);
         assert!(moved.allclose(&source, 1e-9, 1e-9, false));
@@ -98,7 +121,7 @@ mod tests {
         let target = random(&[2, 30]);
         let templates = random(&[2, 4, 4]) * 0.8 + 0.1;
         let loss = |t: &Tensor| {
-            let capsules = warp(t, &poses, 6, 5).unsqueeze(1);
+            let capsules = warp(t, &poses, None, 6, 5).unsqueeze(1);
             (composite(&capsules, None) - &target)
                 .square()
                 .sum(Kind::Double)
@@ -117,11 +140,62 @@ mod tests {
             let thickness = x.select(1, 0).tanh();
             let units = x.narrow(1, 1, 2 * POSE_UNITS).reshape([4, POSE_UNITS]);
             let poses = PoseBounds::default().affine(&units, 6, 5);
-            let capsules = warp(&templates.reshape([4, 5, 5]), &poses, 6, 5).view([2, 2, 6, 5]);
+            let capsules =
+                warp(&templates.reshape([4, 5, 5]), &poses, None, 6, 5).view([2, 2, 6, 5]);
             (composite(&capsules, Some(&thickness)) - &target)
                 .square()
                 .sum(Kind::Double)
         };
         check_gradients(loss, &thickness_and_units).unwrap();
+    }
+
+    #[test]
+    fn a_zero_displacement_warps_as_the_pose_alone() {
+        tch::manual_seed(5);
+        let templates = random(&[3, 9, 7]);
+        let units = Tensor::randn([3, POSE_UNITS], (Kind::Double, Device::Cpu));
+        let poses = PoseBounds::default().affine(&units, 11, 8);
+        let zero = Tensor::zeros([3, 11, 8, 2], (Kind::Double, Device::Cpu));
+        let affine = warp(&templates, &poses, None, 11, 8);
+        let bent = warp(&templates, &poses, Some(&zero), 11, 8);
+        assert!(bent.allclose(&affine, 1e-12, 1e-12, false));
+    }
+
+    #[test]
+    fn a_uniform_displacement_is_a_shift_in_whole_pixels() {
+        tch::manual_seed(6);
+        let template = random(&[1, 12, 10]);
+        let identity_pose = identity(1, &template);
+        // Every canvas pixel reads 2 pixels to its right: the drawing moves 2 pixels left.
+        let field = Tensor::zeros([1, 12, 10, 2], (Kind::Double, Device::Cpu));
+        let _ = field.select(3, 0).fill_(2.0 * 2.0 / 10.0);
+        let out = warp(&template, &identity_pose, Some(&field), 12, 10);
+        let moved = out.narrow(2, 0, 8);
+        assert!(moved.allclose(&template.narrow(2, 2, 8), 1e-9, 1e-9, false));
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_for_deformation_units() {
+        tch::manual_seed(7);
+        let deformation = DeformationBounds {
+            grid: 3,
+            pixels: 1.5,
+        };
+        let templates = random(&[2, 5, 5]) * 0.8 + 0.1;
+        let poses = PoseBounds::default().affine(
+            &Tensor::randn([2, POSE_UNITS], (Kind::Double, Device::Cpu)),
+            6,
+            5,
+        );
+        let target = random(&[2, 30]);
+        let units = Tensor::randn([2, deformation.units()], (Kind::Double, Device::Cpu));
+        let loss = |u: &Tensor| {
+            let field = deformation.field(u, 6, 5);
+            let capsules = warp(&templates, &poses, Some(&field), 6, 5).unsqueeze(1);
+            (composite(&capsules, None) - &target)
+                .square()
+                .sum(Kind::Double)
+        };
+        check_gradients(loss, &units).unwrap();
     }
 }

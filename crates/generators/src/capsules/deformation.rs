@@ -1,0 +1,141 @@
+//! Bounded non-rigid deformation: a coarse grid of displacement vectors, each bounded, and
+//! interpolated bilinearly into a smooth displacement field over the canvas, next to the
+//! affine pose and the thickness of the capsule generator.
+//!
+//! A cluster's `2 · g²` deformation units (`[.., 2, g, g]`: the x then the y displacements
+//! of a `g`×`g` grid of control points spread evenly over the canvas, corners included)
+//! pass through `tanh`, so a zero unit leaves the drawing as the pose makes it and no unit
+//! moves a control point by more than `pixels` canvas pixels along either axis. Between
+//! control points the field is their bilinear interpolation, so neighbouring pixels move
+//! alike: the field's slope is at most `2 · pixels` over the `(size - 1) / (g - 1)` pixels
+//! between two control points. The field bends the canvas before the pose maps it into
+//! the template: the canvas pixel `p` shows the template at `pose⁻¹(p + d(p))`.
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::GeneratorsError;
+
+/// libtorch's `upsample_bilinear2d` with the corner control points on the corner pixels.
+const ALIGN_CORNERS: bool = true;
+
+/// The deformation's grid and bound; `grid = 0` (the default) leaves it out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeformationBounds {
+    /// Control points per side, `g` (0: no deformation; otherwise at least 2).
+    pub grid: i64,
+    /// The most a control point moves along each axis, in canvas pixels.
+    pub pixels: f64,
+}
+
+impl Default for DeformationBounds {
+    /// No deformation.
+    fn default() -> Self {
+        Self {
+            grid: 0,
+            pixels: 1.5,
+        }
+    }
+}
+
+impl DeformationBounds {
+    /// Whether the deformation is on.
+    pub fn enabled(&self) -> bool {
+        self.grid > 0
+    }
+
+    /// Code units per cluster: `2 · g²` (0 when off).
+    pub fn units(&self) -> i64 {
+        2 * self.grid * self.grid
+    }
+
+    /// Checks the grid and the bound; `field` names the config field in errors.
+    pub fn validate(&self, field: &str) -> Result<(), GeneratorsError> {
+        if self.grid == 1 || self.grid < 0 {
+            return Err(GeneratorsError::config(
+                &format!("{field}.grid"),
+                self.grid,
+                "must be 0 (no deformation) or at least 2 control points per side",
+            ));
+        }
+        if !(self.pixels >= 0.0 && self.pixels.is_finite()) {
+            return Err(GeneratorsError::config(
+                &format!("{field}.pixels"),
+                self.pixels,
+                "must be a finite number of pixels, at least 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The displacement field of `units` (`[N, 2 · g²]`) on a `height`×`width` canvas, in
+    /// libtorch's normalized canvas coordinates (one pixel is `2 / width` along x and
+    /// `2 / height` along y): `[N, height, width, 2]`, the layout of a sampling grid.
+    pub fn field(&self, units: &Tensor, height: i64, width: i64) -> Tensor {
+        let n = units.size()[0];
+        let g = self.grid;
+        let per_axis = Tensor::from_slice(&[2.0 / width as f64, 2.0 / height as f64])
+            .to_kind(units.kind())
+            .to_device(units.device())
+            .view([1, 2, 1, 1]);
+        let control = units.view([n, 2, g, g]).tanh() * per_axis * self.pixels;
+        control
+            .upsample_bilinear2d([height, width], ALIGN_CORNERS, None, None)
+            .permute([0, 2, 3, 1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn bounds(grid: i64) -> DeformationBounds {
+        DeformationBounds { grid, pixels: 2.0 }
+    }
+
+    #[test]
+    fn zero_units_are_no_displacement() {
+        let field = bounds(3).field(&Tensor::zeros([2, 18], (Kind::Double, Device::Cpu)), 7, 5);
+        assert_eq!(field.size(), [2, 7, 5, 2]);
+        assert_eq!(field.abs().max().double_value(&[]), 0.0);
+    }
+
+    #[test]
+    fn control_points_move_at_most_their_bound_and_corners_move_by_it() {
+        // Every control point pushed to the limit: x by +2 pixels, y by -2 pixels.
+        let units = Tensor::cat(
+            &[
+                Tensor::full([1, 9], 50.0, (Kind::Double, Device::Cpu)),
+                Tensor::full([1, 9], -50.0, (Kind::Double, Device::Cpu)),
+            ],
+            1,
+        );
+        let field = bounds(3).field(&units, 8, 10);
+        let (dx, dy) = (field.select(3, 0), field.select(3, 1));
+        assert!((dx.double_value(&[0, 0, 0]) - 2.0 * 2.0 / 10.0).abs() < 1e-12);
+        assert!((dy.double_value(&[0, 7, 9]) + 2.0 * 2.0 / 8.0).abs() < 1e-12);
+        assert!(dx.max().double_value(&[]) <= 0.4 + 1e-12);
+        assert!(dy.min().double_value(&[]) >= -0.5 - 1e-12);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let err = bounds(1).validate("capsules.deformation").unwrap_err();
+        assert!(
+            err.to_string().contains("capsules.deformation.grid"),
+            "{err}"
+        );
+        let bad = DeformationBounds {
+            grid: 3,
+            pixels: f64::NAN,
+        };
+        let err = bad.validate("capsules.deformation").unwrap_err();
+        assert!(
+            err.to_string().contains("capsules.deformation.pixels"),
+            "{err}"
+        );
+        assert!(DeformationBounds::default().validate("d").is_ok());
+    }
+}
