@@ -207,6 +207,50 @@ fn defect_4_epochs_near_u64_max_is_one_line_error() {
 }
 
 #[test]
+fn defect_4_sizes_that_exhaust_memory_are_refused_before_allocating() {
+    // Hundreds of TiB: more than any machine, so refused everywhere, before any allocation.
+    let need = ["the model would need", "more than this machine's"];
+    let cases: [(&str, &[&str], &str); 2] = [
+        (
+            "clustering",
+            &["--generator", "mlp", "--clusters", "10000000"],
+            "clusters = 10000000",
+        ),
+        (
+            "biased",
+            &["--free", "100000000000"],
+            "free.width = 100000000000",
+        ),
+    ];
+    for (example, extra, key) in cases {
+        let (_dir, data, out) = temp();
+        write_data(&data, (20, 10), 16, None);
+        let error = run(example, &flags(example, &out, &data, extra)).unwrap_err();
+        assert_refused(example, &error, &[&[key][..], &need].concat(), &out);
+    }
+    // A huge width edited into a run's config.json, then --resume.
+    let (_dir, data, out) = temp();
+    write_data(&data, (20, 10), 16, None);
+    run(
+        "vae",
+        &flags("vae", &out, &data, &["--hidden", "16", "--code", "4"]),
+    )
+    .unwrap();
+    let path = out.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["model"]["encoder"]["hidden"] = serde_json::json!([100_000_000_000i64]);
+    std::fs::write(&path, config.to_string()).unwrap();
+    let resume = out.display().to_string();
+    let flags = flags("vae", &out, &data, &["--resume", &resume, "--epochs", "2"]);
+    let error = run("vae", &flags).unwrap_err();
+    assert!(!error.contains('\n'), "{error}");
+    for name in [&["encoder.hidden = 100000000000"][..], &need].concat() {
+        assert!(error.contains(name), "{name} not in {error}");
+    }
+}
+
+#[test]
 fn defect_10_zero_threads_is_one_line_error() {
     let (_dir, data, out) = temp();
     write_data(&data, (20, 10), 16, None);

@@ -1,5 +1,10 @@
 //! `cargo xtask setup`: installs torch 2.11.0 from PyPI into a venv in the cache folder
 //! (only when it is not there yet) and points `<repo>/.libtorch` at its torch package.
+//!
+//! pip installs from `xtask/torch-requirements.txt` with `--require-hashes`: torch and every
+//! package it pulls (its CUDA libraries on Linux included) pinned by version and by the
+//! SHA-256 of each wheel PyPI serves for Linux x86_64 and aarch64 and macOS arm64, Python
+//! 3.10 to 3.14, so that a wheel whose content changed is refused.
 
 use std::{
     env,
@@ -15,6 +20,12 @@ use crate::{
     cmd,
     paths::{self, Torch, Venv, TORCH_VERSION},
 };
+
+/// The name of the hash-pinned requirements file, in `xtask/` and written into the venv.
+const REQUIREMENTS_FILE: &str = "torch-requirements.txt";
+
+/// torch and its dependencies, pinned by version and hash (see the module docs).
+const REQUIREMENTS: &str = include_str!("../torch-requirements.txt");
 
 pub fn run() -> Result<()> {
     let venv = Venv::locate()?;
@@ -59,15 +70,20 @@ fn install(venv: &Venv, python: &OsStr) -> Result<Torch> {
         "installing torch=={TORCH_VERSION} from PyPI into {} (several GB, a few minutes)",
         venv.dir.display()
     );
-    let requirement = format!("torch=={TORCH_VERSION}");
+    let requirements = venv.dir.join(REQUIREMENTS_FILE);
+    fs::write(&requirements, REQUIREMENTS)
+        .with_context(|| format!("cannot write {}", requirements.display()))?;
     let pip = [
         "-m",
         "pip",
         "install",
         "--disable-pip-version-check",
-        &requirement,
+        "--require-hashes",
+        "--only-binary",
+        ":all:",
+        "-r",
     ];
-    cmd::run(Command::new(venv.python()).args(pip)).context(
+    cmd::run(Command::new(venv.python()).args(pip).arg(&requirements)).context(
         "pip could not install torch; fix the problem above and run `cargo xtask setup` again",
     )?;
     let torch = venv
@@ -165,9 +181,44 @@ mod tests {
         let err = install(&venv, fake_python(tmp.path(), true).as_os_str()).unwrap_err();
         let err = format!("{err:#}");
         assert!(err.starts_with("pip could not install torch"), "{err}");
+        let requirements = venv.dir.join(REQUIREMENTS_FILE);
+        let pip = format!(
+            "-m pip install --disable-pip-version-check --require-hashes --only-binary :all: -r {}",
+            requirements.display()
+        );
+        assert!(err.contains(&pip), "{err}");
+        assert_eq!(fs::read_to_string(requirements).unwrap(), REQUIREMENTS);
+    }
+
+    #[test]
+    fn every_requirement_is_pinned_by_version_and_hash() {
+        let mut requirements = Vec::new();
+        let mut current: Option<(String, usize)> = None;
+        for line in REQUIREMENTS.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let item = line.trim_end_matches('\\').trim();
+            match item.strip_prefix("--hash=sha256:") {
+                Some(hex) => {
+                    assert!(
+                        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+                        "{line}"
+                    );
+                    current.as_mut().expect("a hash after a requirement").1 += 1;
+                }
+                None => requirements.extend(current.replace((item.to_owned(), 0))),
+            }
+        }
+        requirements.extend(current);
+        for (requirement, hashes) in &requirements {
+            assert!(requirement.contains("=="), "{requirement} is not pinned");
+            assert!(*hashes > 0, "{requirement} has no hash");
+        }
+        let torch = format!("torch=={TORCH_VERSION}");
         assert!(
-            err.contains("-m pip install --disable-pip-version-check torch==2.11.0"),
-            "{err}"
+            requirements.iter().any(|(r, _)| r == &torch),
+            "{torch} is not in {REQUIREMENTS_FILE}"
         );
     }
 

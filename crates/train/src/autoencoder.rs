@@ -18,7 +18,8 @@ use aecraft_tensor::ops::{bce_with_logits_per_item, squared_error_per_item};
 
 use crate::checkpoint::Checkpoint;
 use crate::cluster_driver::ClusterDriver;
-use crate::encoder::{Encoder, EncoderConfig, EncoderHeadsConfig, EncoderLabelConfig};
+use crate::encoder::{Encoder, EncoderConfig, EncoderHeadsConfig, EncoderKind, EncoderLabelConfig};
+use crate::memory::{product, LayerWidth, MemoryNeed};
 use crate::model::{Losses, TrainModel};
 use crate::optim::{Adam, AdamConfig};
 use crate::reconstruction_choice::ReconstructionChoice;
@@ -75,8 +76,110 @@ impl AutoencoderConfig {
         }
     }
 
-    /// Checks the whole pipeline and returns the width of every code group.
+    /// Checks the whole pipeline, and that training it fits in this machine's memory
+    /// ([`MemoryNeed::check`]), and returns the width of every code group.
     pub fn validate(&self) -> Result<GroupWidths, TrainError> {
+        let widths = self.widths()?;
+        self.weights_need(&widths).check()?;
+        Ok(widths)
+    }
+
+    /// What training the pipeline needs in memory: the weights of the encoder and the
+    /// generator (see [`crate::memory`]), after checking its widths.
+    pub fn memory_need(&self) -> Result<MemoryNeed, TrainError> {
+        Ok(self.weights_need(&self.widths()?))
+    }
+
+    /// The weights of the encoder's and the generator's layers for the group `widths`, each
+    /// term named by the key that sizes it (a surrogate generator's frozen weights are
+    /// bounded by the file they are read from, and left out).
+    fn weights_need(&self, widths: &GroupWidths) -> MemoryNeed {
+        let mut need = MemoryNeed::default();
+        let classes = self.encoder_label.as_ref().map_or(0, |label| label.classes);
+        let features = match self.encoder.kind {
+            EncoderKind::Mlp => LayerWidth::of("input", self.input.saturating_add(classes)),
+            EncoderKind::Conv => {
+                let kernel = self.encoder.kernel;
+                let mut channels = 1;
+                for &out in &self.encoder.channels {
+                    let weights = product(&[channels, out, kernel, kernel]);
+                    need.add_weights("encoder.channels", out, weights);
+                    channels = out;
+                }
+                let sizes = self.encoder.conv_sizes(self.input).unwrap_or_default();
+                let (height, width) = sizes.last().copied().unwrap_or((1, 1));
+                let flat = channels.saturating_mul(height).saturating_mul(width);
+                LayerWidth::of("encoder.channels", flat.saturating_add(classes))
+            }
+        };
+        let code = self.group_width(widths, self.code.0.iter().map(|g| g.name.as_str()));
+        let hidden = |key: &str, layers: &[i64]| {
+            layers
+                .iter()
+                .map(|&w| LayerWidth::of(key, w))
+                .collect::<Vec<_>>()
+        };
+        let mut encoder = vec![features];
+        encoder.extend(hidden("encoder.hidden", &self.encoder.hidden));
+        encoder.push(code);
+        need.add_layers(&encoder);
+        match &self.generator {
+            GeneratorConfig::Mlp(mlp) => {
+                let input = self.group_width(widths, mlp.inputs.iter().map(String::as_str));
+                let mut generator = vec![input];
+                generator.extend(hidden("generator.mlp.hidden", &mlp.mlp.hidden));
+                generator.push(LayerWidth::of("input", self.input));
+                need.add_layers(&generator);
+            }
+            GeneratorConfig::Constant(constant) => {
+                let table = self.group_width(widths, std::iter::once(constant.input.as_str()));
+                let floats = product(&[table.width, self.input]);
+                need.add_weights(&table.key, table.value, floats);
+            }
+            GeneratorConfig::Capsules(capsules) => {
+                let floats = product(&[
+                    capsules.clusters,
+                    capsules.capsules,
+                    capsules.template_height,
+                    capsules.template_width,
+                ]);
+                need.add_weights("generator.clusters", capsules.clusters, floats);
+            }
+            GeneratorConfig::Surrogate(_) => {}
+        }
+        need
+    }
+
+    /// The summed width of the groups `names`, named by the widest: `code.<name>.width` for a
+    /// group of the layout, else `generator.inputs`.
+    fn group_width<'a>(
+        &self,
+        widths: &GroupWidths,
+        names: impl Iterator<Item = &'a str>,
+    ) -> LayerWidth {
+        let groups: Vec<(&str, i64)> = names
+            .map(|name| (name, widths.get(name).copied().unwrap_or(0)))
+            .collect();
+        let total = groups.iter().fold(0i64, |sum, g| sum.saturating_add(g.1));
+        let (name, value) = groups
+            .iter()
+            .copied()
+            .max_by_key(|g| g.1)
+            .unwrap_or(("", 0));
+        let key = if self.code.0.iter().any(|g| g.name == name) {
+            format!("code.{name}.width")
+        } else {
+            "generator.inputs".to_owned()
+        };
+        LayerWidth {
+            key,
+            value,
+            width: total,
+        }
+    }
+
+    /// Checks every part's values and widths and returns the width of every code group.
+    fn widths(&self) -> Result<GroupWidths, TrainError> {
         if self.input <= 0 {
             return Err(TrainError::invalid(
                 "input",

@@ -34,6 +34,7 @@ use aecraft_tensor::MlpConfig;
 
 use crate::cluster_driver::{ClusterDriver, ClusterDriverConfig};
 use crate::clustering::{save_cluster_pictures, Assignments, ClusterModel};
+use crate::memory::{product, MemoryNeed};
 use crate::model::{Losses, WrapsModel};
 use crate::pictures::{save_image_grid, save_reconstructions};
 use crate::{AutoencoderConfig, AutoencoderModel, EncoderHeadsConfig, TrainError};
@@ -181,8 +182,42 @@ impl ClusterAutoencoderConfig {
         }
     }
 
-    /// The pipeline this describes.
+    /// The pipeline this describes, checked to fit in this machine's memory with the
+    /// buffers of [`ClusterAutoencoderConfig::memory_need`].
     pub fn autoencoder(&self) -> Result<AutoencoderConfig, TrainError> {
+        let pipeline = self.pipeline()?;
+        self.need_with_buffers(&pipeline)?.check()?;
+        Ok(pipeline)
+    }
+
+    /// What the model needs in memory: the pipeline's weights (see
+    /// [`AutoencoderConfig::memory_need`]) and the buffers that grow with the clusters K
+    /// (named `clusters`): an MLP generator's prototypes, rendered from the one-hot choices
+    /// `[K, K]` (with the free units, each hidden layer and the `[K, D]` output), and the
+    /// renders of every cluster `[B, K, D]` of an assignment by reconstruction.
+    pub fn memory_need(&self) -> Result<MemoryNeed, TrainError> {
+        self.need_with_buffers(&self.pipeline()?)
+    }
+
+    fn need_with_buffers(&self, pipeline: &AutoencoderConfig) -> Result<MemoryNeed, TrainError> {
+        let mut need = pipeline.memory_need()?;
+        let k = self.clusters;
+        if matches!(self.generator, ClusterGenerator::Mlp) {
+            let rows = [k, self.free, self.input]
+                .iter()
+                .chain(&self.hidden)
+                .fold(0i64, |sum, &w| sum.saturating_add(w));
+            need.add_floats("clusters", k, product(&[k, rows]));
+        }
+        if self.by_reconstruction.is_some() {
+            let batch = RECONSTRUCTION_ASSIGN_BATCH as i64;
+            need.add_floats("clusters", k, product(&[batch, k, self.input]));
+        }
+        Ok(need)
+    }
+
+    /// The pipeline this describes, its sizes not checked.
+    fn pipeline(&self) -> Result<AutoencoderConfig, TrainError> {
         self.check()?;
         let choice = self.choice();
         let cluster = choice.choice_group().to_owned();

@@ -52,6 +52,7 @@
 //! - [`cluster_run`]: one call from a clustering run's configuration to its metrics.
 //! - [`pictures`]: PNG grids and bar charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
+//! - [`memory`]: the memory a configuration needs, checked before anything is allocated.
 //!
 //! Sibling crates: `aecraft-tensor`, `aecraft-codes` and `aecraft-generators` (below), and the
 //! `aecraft` umbrella (above), which holds the examples.
@@ -74,6 +75,7 @@ pub mod hashing;
 pub mod ignoring;
 pub mod kmeans_init;
 pub mod log;
+pub mod memory;
 pub mod model;
 pub mod mse;
 pub mod neighbors;
