@@ -39,14 +39,14 @@ pub(crate) struct Args {
     /// The data set; sprites are rendered on the fly.
     #[arg(long, value_enum, default_value = "sprites")]
     dataset: SpritesChoice,
-    /// The probability of dropping each code unit in training [preset: 0.2].
+    /// The probability of dropping each code unit in training [preset: 0.5].
     #[arg(long, value_parser = finite_f64)]
     code_dropout: Option<f64>,
     /// Canvas width and height in pixels.
     #[arg(long, default_value_t = 32)]
     size: usize,
     /// Training sprites (`--limit` caps it too).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 30_000)]
     train_images: usize,
     /// Held-out test sprites on which MIG is estimated (at least 10,000 for the MIG).
     #[arg(long, default_value_t = 10_000)]
@@ -57,12 +57,13 @@ pub(crate) struct Args {
     /// Equal-width bins for the code units and the continuous factors in MIG.
     #[arg(long, default_value_t = 20)]
     bins: usize,
-    /// Weight of the KL term of the beta-VAE reference; 0 leaves the reference out.
-    #[arg(long, default_value_t = 4.0, value_parser = finite_f64)]
+    /// Weight of the KL term of the beta-VAE reference (chosen on validation, see
+    /// docs/independent.md); 0 leaves the reference out.
+    #[arg(long, default_value_t = 2.0, value_parser = finite_f64)]
     beta: f64,
     /// The beta of the beta-TCVAE reference (its total correlation weighs beta, the rest of
-    /// the KL 1); 0 leaves the reference out.
-    #[arg(long, default_value_t = 6.0, value_parser = finite_f64)]
+    /// the KL 1; chosen on validation); 0 leaves the reference out.
+    #[arg(long, default_value_t = 10.0, value_parser = finite_f64)]
     beta_tc: f64,
 }
 
