@@ -13,7 +13,8 @@ use crate::{Code, CodeTransform, CodesError, GroupWidths};
 pub struct GaussianSamplerConfig {
     /// The group holding means then log-variances, `[B, 2Z]`.
     pub input: String,
-    /// The group written with the sample, `[B, Z]`. The mean is written as `<output>_mean`.
+    /// The group written with the sample, `[B, Z]`. The mean is written as `<output>_mean`
+    /// and the log-variance as `<output>_logvar` (what [`crate::TotalCorrelation`] reads).
     pub output: String,
     /// Weight of the KL term (1 for a VAE, more for a beta-VAE).
     pub kl_weight: f64,
@@ -49,6 +50,7 @@ impl GaussianSamplerConfig {
         }
         widths.insert(self.output.clone(), width / 2);
         widths.insert(format!("{}_mean", self.output), width / 2);
+        widths.insert(format!("{}_logvar", self.output), width / 2);
         Ok(())
     }
 
@@ -64,7 +66,8 @@ impl GaussianSamplerConfig {
 /// `kl_weight * KL(q(z|x) || N(0, I))`, summed over units and averaged over the batch.
 ///
 /// It samples in evaluation too, so that the evaluation loss is a one-sample estimate of the
-/// negative ELBO; the mean is available as the group `<output>_mean`.
+/// negative ELBO; the mean is available as the group `<output>_mean` and the log-variance as
+/// `<output>_logvar`.
 #[derive(Debug)]
 pub struct GaussianSampler {
     config: GaussianSamplerConfig,
@@ -76,7 +79,8 @@ pub fn kl_to_standard_normal(mean: &Tensor, logvar: &Tensor) -> Tensor {
 }
 
 impl CodeTransform for GaussianSampler {
-    /// Reads `[B, 2Z]` from the input group; writes `[B, Z]` to the output group and its mean.
+    /// Reads `[B, 2Z]` from the input group; writes `[B, Z]` to the output group, its mean
+    /// and its log-variance.
     fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {
         let params = code.take(&self.config.input)?;
         let halves = params.chunk(2, 1);
@@ -86,6 +90,10 @@ impl CodeTransform for GaussianSampler {
         code.add_penalty("kl", kl);
         code.insert(self.config.output.clone(), z);
         code.insert(format!("{}_mean", self.config.output), mean.shallow_clone());
+        code.insert(
+            format!("{}_logvar", self.config.output),
+            logvar.shallow_clone(),
+        );
         Ok(())
     }
 }
@@ -132,13 +140,17 @@ mod tests {
         };
         let mut widths = GroupWidths::from([("gauss".to_owned(), 4)]);
         config.infer_widths(&mut widths).unwrap();
-        assert_eq!(widths["z"], 2);
+        assert_eq!(
+            (widths["z"], widths["z_mean"], widths["z_logvar"]),
+            (2, 2, 2)
+        );
         let mut code = Code::new();
         let params = Tensor::from_slice(&[1.0f32, 0.0, 0.0, 0.0]).view([1, 4]);
         code.insert("gauss", params);
         config.build().apply(&mut code, true).unwrap();
         assert_eq!(code.get("z").unwrap().size(), vec![1, 2]);
         assert_eq!(code.get("z_mean").unwrap().double_value(&[0, 0]), 1.0);
+        assert_eq!(code.get("z_logvar").unwrap().size(), vec![1, 2]);
         let kl = &code.penalties()[0];
         assert_eq!(kl.name, "kl");
         assert!((kl.value.double_value(&[]) - 1.0).abs() < 1e-6);

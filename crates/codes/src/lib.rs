@@ -33,7 +33,7 @@
 //!   [`LinearSchedule`] for its scale), [`CodeDropout`];
 //! - deterministic edits: [`LabelInput`] (side information for the generator), [`Mask`];
 //! - objective additions: [`SparsityPrior`] (a target firing rate; 0.5 balances bits),
-//!   [`Decorrelation`], [`Adversary`] (hidden information must not be recoverable),
+//!   [`Decorrelation`], [`TotalCorrelation`] (the β-TCVAE's penalty), [`Adversary`] (hidden information must not be recoverable),
 //!   [`ClassMeans`] (every class has the same mean code), [`UsagePrior`] (how often each
 //!   unit of a softmax is used).
 //!
@@ -54,6 +54,7 @@ pub mod mask;
 pub mod schedule;
 pub mod side;
 pub mod sparsity;
+pub mod total_correlation;
 pub mod transform;
 pub mod usage;
 
@@ -74,5 +75,6 @@ pub use mask::{Mask, MaskConfig};
 pub use schedule::LinearSchedule;
 pub use side::{one_hot_labels, LabelInput, LabelInputConfig, LABEL_SIDE};
 pub use sparsity::{SparsityPrior, SparsityPriorConfig};
+pub use total_correlation::{TotalCorrelation, TotalCorrelationConfig};
 pub use transform::{CodeTransform, OwnVariables, TransformConfig};
 pub use usage::{UsagePrior, UsagePriorConfig};

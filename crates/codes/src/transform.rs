@@ -8,7 +8,7 @@ use tch::Tensor;
 use crate::{
     AdversaryConfig, BinarizeConfig, ClassMeansConfig, ClusterChoiceConfig, Code,
     CodeDropoutConfig, CodesError, DecorrelationConfig, GaussianSamplerConfig, GroupWidths,
-    LabelInputConfig, MaskConfig, SparsityPriorConfig, UsagePriorConfig,
+    LabelInputConfig, MaskConfig, SparsityPriorConfig, TotalCorrelationConfig, UsagePriorConfig,
 };
 
 /// Variables a transform trains with its own optimizer rather than the autoencoder's (an
@@ -124,6 +124,8 @@ builtin_transforms! {
     Adversary(AdversaryConfig) => |c, path, widths| Box::new(c.build(path.device(), widths)?),
     /// A penalty on the differences between the per-class means of a group.
     ClassMeans(ClassMeansConfig) => |c, _, _| Box::new(c.build()),
+    /// The β-TCVAE's penalty on the total correlation of a Gaussian code.
+    TotalCorrelation(TotalCorrelationConfig) => |c, _, _| Box::new(c.build()),
 }
 
 /// The width of group `name` in `widths`, or an error naming the transform that needs it.

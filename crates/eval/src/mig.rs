@@ -205,6 +205,38 @@ mod tests {
             .contains("b"));
     }
 
+    /// A table whose MIG is known in closed form. Eight rows: factor `a` takes 0..4 twice,
+    /// factor `b` alternates 0, 1 (independent of `a`). Code unit 0 is `a`, unit 1 the high bit
+    /// of `a`, unit 2 copies `b` when `a < 2` and is 0 otherwise. By hand (nats):
+    /// I(u0; a) = ln 4, I(u1; a) = ln 2, so a's gap is (ln 4 − ln 2) / ln 4 = 1/2;
+    /// I(u2; b) = ln 2 − ¾·H(⅔, ⅓) = 3/2·ln 2 − ¾·ln 3 and I(u0; b) = I(u1; b) = 0, so b's
+    /// gap is 3/2 − ¾·log₂ 3; MIG = 1 − ⅜·log₂ 3 ≈ 0.405639.
+    #[test]
+    fn mig_of_a_hand_computed_table_matches_its_closed_form() {
+        let rows: Vec<(usize, usize)> = (0..4).flat_map(|a| [(a, 0), (a, 1)]).collect();
+        let factors: Vec<usize> = rows.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let codes: Vec<f32> = rows
+            .iter()
+            .flat_map(|&(a, b)| {
+                let copy = if a < 2 { b } else { 0 };
+                [a as f32, (a / 2) as f32, copy as f32]
+            })
+            .collect();
+        let report = mig(&codes, 3, &factors, 2, 4).unwrap();
+        let gap_b = 1.5 - 0.75 * 3f64.log2();
+        assert!(
+            (report.per_factor[0].unwrap() - 0.5).abs() < TOLERANCE,
+            "{report:?}"
+        );
+        assert!(
+            (report.per_factor[1].unwrap() - gap_b).abs() < TOLERANCE,
+            "{report:?}"
+        );
+        let closed_form = 1.0 - 0.375 * 3f64.log2();
+        assert!((report.mig - closed_form).abs() < TOLERANCE, "{report:?}");
+        assert!((report.mig - 0.405_639).abs() < 1e-6);
+    }
+
     #[test]
     fn codes_equal_to_the_factors_give_mig_one() {
         let report = mig_of(&[Some(0), None, Some(1)]);

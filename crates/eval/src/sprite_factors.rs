@@ -8,7 +8,9 @@ use crate::EvalError;
 
 /// The factors of [`SpritesDataset::factor_matrix`] as discrete values, row-major
 /// `len() × factor_names().len()`: the shape's index as it is, every continuous factor
-/// in `bins` equal-width bins; the ground truth of [`crate::mig::mig`].
+/// in `bins` equal-width bins (the rotation as the fraction of the shape's symmetry period,
+/// so that sprites which render alike share their bins); the ground truth of
+/// [`crate::mig::mig`].
 pub fn discrete_factors(data: &SpritesDataset, bins: usize) -> Result<Vec<usize>, EvalError> {
     let columns = data.factor_names().len();
     let matrix = data.factor_matrix();

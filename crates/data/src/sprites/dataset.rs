@@ -203,8 +203,9 @@ impl SpritesDataset {
     }
 
     /// The factors of every image, row-major `len() × factor_names().len()`: the shape's index
-    /// (0 square, 1 ellipse, 2 heart), the scale, the rotation in radians (not folded by the
-    /// shape's symmetry), x, y, and the intensity if it varies.
+    /// (0 square, 1 ellipse, 2 heart), the scale, the rotation folded by the shape's symmetry
+    /// as a fraction of its period ([`SpriteParams::rotation_phase`], in `[0, 1)`), x, y, and
+    /// the intensity if it varies.
     pub fn factor_matrix(&self) -> Vec<f32> {
         let columns = self.factor_names().len();
         self.params
@@ -213,7 +214,7 @@ impl SpritesDataset {
                 let row = [
                     p.shape.index() as f32,
                     p.scale,
-                    p.rotation,
+                    p.rotation_phase(),
                     p.x,
                     p.y,
                     p.intensity,
@@ -324,7 +325,44 @@ mod tests {
         assert_eq!(matrix.len(), data.len() * 5);
         let p = data.params[9];
         let row = &matrix[9 * 5..10 * 5];
-        assert_eq!(row, [p.shape.index() as f32, p.scale, p.rotation, p.x, p.y]);
+        let phase = p.rotation_phase();
+        assert_eq!(row, [p.shape.index() as f32, p.scale, phase, p.x, p.y]);
+    }
+
+    #[test]
+    fn sprites_that_render_alike_have_the_same_factors() {
+        let base = SpriteParams {
+            rotation: 0.3,
+            ..SpriteParams::centered(SpriteShape::Square)
+        };
+        let turned = |p: SpriteParams| SpriteParams {
+            rotation: p.rotation + p.shape.symmetry_period(),
+            ..p
+        };
+        let ellipse = SpriteParams {
+            shape: SpriteShape::Ellipse,
+            ..base
+        };
+        let params = vec![base, turned(base), ellipse, turned(ellipse)];
+        let data = SpritesDataset::from_params(16, params).unwrap();
+        let matrix = data.factor_matrix();
+        let rows: Vec<&[f32]> = matrix.chunks(5).collect();
+        for (a, b) in [(0, 1), (2, 3)] {
+            let pixels = data.image(a).iter().zip(data.image(b));
+            assert!(
+                pixels.map(|(p, q)| (p - q).abs()).sum::<f32>() < 0.5,
+                "images {a}, {b}"
+            );
+            let factors = rows[a].iter().zip(rows[b]);
+            assert!(
+                factors.map(|(p, q)| (p - q).abs()).sum::<f32>() < 1e-5,
+                "rows {a}, {b}"
+            );
+        }
+        assert!(
+            (rows[0][2] - rows[2][2]).abs() > 0.05,
+            "a square's period is not an ellipse's"
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@
 //! The square looks the same after a quarter turn and the ellipse after a half turn
 //! ([`SpriteShape::symmetry_period`]); only the heart has no symmetry. As in dSprites, the
 //! rotation factor is therefore not fully recoverable from the image of a square or an
-//! ellipse, which caps what a factor metric such as MIG can measure for rotation.
+//! ellipse. The factor table ([`SpritesDataset::factor_matrix`]) and so the metrics built on
+//! it (MIG) therefore hold the rotation folded by the shape's period, as a fraction of it
+//! ([`SpriteParams::rotation_phase`]): two sprites that render alike get the same rotation.
 
 mod dataset;
 mod renderer;
@@ -204,6 +206,20 @@ impl SpriteParams {
         Ok(())
     }
 
+    /// The rotation folded by the shape's [`SpriteShape::symmetry_period`], as a fraction of
+    /// the period in `[0, 1)`: what the image shows of the rotation. A square at 10° and at
+    /// 100° (a quarter turn on) have the same phase, and so do an ellipse at 10° and 190°.
+    pub fn rotation_phase(&self) -> f32 {
+        let period = self.shape.symmetry_period();
+        let phase = self.rotation.rem_euclid(period) / period;
+        // rem_euclid may round up to the period itself, which is phase 0.
+        if phase >= 1.0 {
+            0.0
+        } else {
+            phase
+        }
+    }
+
     /// A continuous encoding for a neural surrogate, laid out as [`PARAM_VECTOR_NAMES`]:
     /// the one-hot shape (square, ellipse, heart), then the scale, `cos` and `sin` of the
     /// rotation, `x`, `y` and the intensity. Scale, position and intensity are mapped
@@ -376,6 +392,32 @@ mod tests {
     }
 
     #[test]
+    fn rotation_phase_folds_by_the_symmetry_period() {
+        let at = |shape, rotation| SpriteParams {
+            rotation,
+            ..SpriteParams::centered(shape)
+        };
+        let phase = |shape, rotation: f32| at(shape, rotation).rotation_phase();
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-5;
+        let ten = 10f32.to_radians();
+        assert!(close(phase(SpriteShape::Square, ten), 1.0 / 9.0));
+        assert!(close(phase(SpriteShape::Square, ten + PI / 2.0), 1.0 / 9.0));
+        assert!(close(
+            phase(SpriteShape::Square, ten + 3.0 * PI / 2.0),
+            1.0 / 9.0
+        ));
+        assert!(close(phase(SpriteShape::Ellipse, ten), 1.0 / 18.0));
+        assert!(close(phase(SpriteShape::Ellipse, ten + PI), 1.0 / 18.0));
+        assert!(close(phase(SpriteShape::Heart, ten), 1.0 / 36.0));
+        assert!(close(phase(SpriteShape::Heart, ten + PI), 0.5 + 1.0 / 36.0));
+        for shape in SpriteShape::ALL {
+            assert_eq!(phase(shape, 0.0), 0.0);
+            assert_eq!(phase(shape, TAU), 0.0);
+            assert_eq!(phase(shape, shape.symmetry_period()), 0.0);
+        }
+    }
+
+    #[test]
     fn from_vector_rejects_bad_vectors() {
         let short = SpriteParams::from_vector(&[0.0; 3])
             .unwrap_err()
@@ -397,6 +439,11 @@ mod tests {
             prop_assert!((back.x - params.x).abs() < 1e-5);
             prop_assert!((back.y - params.y).abs() < 1e-5);
             prop_assert!((back.intensity - params.intensity).abs() < 1e-5);
+        }
+
+        #[test]
+        fn rotation_phase_lies_in_the_unit_interval(params in params_strategy()) {
+            prop_assert!((0.0..1.0).contains(&params.rotation_phase()));
         }
 
         #[test]

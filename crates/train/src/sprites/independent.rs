@@ -1,9 +1,9 @@
 //! The independent-features autoencoder: dropout on the code units, so that the generator
 //! cannot count on any one unit and each unit has to be useful on its own. It is compared
-//! with the same autoencoder without code dropout and, as the usual reference for
-//! disentangling, a β-VAE with the same networks (whose code is the posterior mean), all
-//! trained on random sprites and scored by the Mutual Information Gap against the sprites'
-//! known factors ([`FactorTruth`]).
+//! with the same autoencoder without code dropout and, as the usual references for
+//! disentangling, a β-VAE and a β-TCVAE with the same networks (whose code is the posterior
+//! mean), all trained on random sprites and scored by the Mutual Information Gap against the
+//! sprites' known factors ([`FactorTruth`]).
 //!
 //! [`IndependentConfig::models`] lists the pipelines; [`train_and_score`] trains one in its
 //! own [`Run`] and scores it, [`IndependentConfig::train_and_score_each`] every one.
@@ -12,41 +12,51 @@ use std::path::Path;
 
 use tch::Device;
 
-use aecraft_codes::{CodeDropoutConfig, GaussianSamplerConfig, TransformConfig};
+use aecraft_codes::{
+    CodeDropoutConfig, CodeLayout, GaussianSamplerConfig, GroupSpec, TotalCorrelationConfig,
+    TransformConfig,
+};
 use aecraft_data::sprites::{SpritesConfig, SpritesDataset};
 use aecraft_data::ImageDataset;
 use aecraft_eval::mig::{mig, MigReport};
 use aecraft_eval::sprite_factors::discrete_factors;
+use aecraft_generators::GeneratorConfig;
 
 use super::run_spec::SpritesRun;
 use crate::encode::encode_dataset;
 use crate::mse::reconstruction_mse;
 use crate::{
-    evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, Evaluation, Run, TrainConfig,
-    TrainError,
+    evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderConfig, Evaluation, Run,
+    TrainConfig, TrainError,
 };
 
 /// Images per batch when the losses are evaluated.
 const EVAL_BATCH: usize = 1000;
 
-/// The pipelines compared.
+/// The pipelines compared: one encoder, code size and generator, four objectives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndependentConfig {
     /// Pixels per image.
     pub input: i64,
     /// Code units.
     pub code: i64,
-    /// Hidden widths of the encoder (mirrored in the generator).
-    pub hidden: Vec<i64>,
+    /// The encoder (an MLP, or conv layers then an MLP).
+    pub encoder: EncoderConfig,
+    /// The generator, reading the group `z`.
+    pub generator: GeneratorConfig,
     /// The probability of dropping each code unit in training.
     pub code_dropout: f64,
     /// Weight of the β-VAE's KL term; 0 leaves the β-VAE out.
     pub beta: f64,
+    /// The β of the β-TCVAE (a VAE whose total correlation is weighted β, so
+    /// [`TotalCorrelationConfig::weight`] is `β − 1`); 0 leaves the β-TCVAE out.
+    pub beta_tc: f64,
 }
 
 impl IndependentConfig {
     /// The pipelines by name (their sub-folders): `dropout` (code dropout), `no_dropout`
-    /// (the same without it) and, when `beta > 0`, `beta_vae`. Validated.
+    /// (the same without it), when `beta > 0` `beta_vae`, and when `beta_tc > 0`
+    /// `beta_tcvae`. Validated.
     pub fn models(&self) -> Result<Vec<(&'static str, AutoencoderConfig)>, TrainError> {
         if self.code <= 0 {
             return Err(TrainError::invalid(
@@ -62,29 +72,57 @@ impl IndependentConfig {
                 "must be >= 0 (0 leaves the beta-VAE out)",
             ));
         }
-        let mut without_dropout = AutoencoderConfig::plain(&self.hidden, self.code);
-        without_dropout.input = self.input;
-        let mut with_dropout = without_dropout.clone();
-        with_dropout
-            .transforms
-            .push(TransformConfig::Dropout(CodeDropoutConfig {
-                input: "z".into(),
-                rate: self.code_dropout,
-            }));
+        if !(self.beta_tc == 0.0 || (self.beta_tc.is_finite() && self.beta_tc >= 1.0)) {
+            return Err(TrainError::invalid(
+                "beta_tc",
+                self.beta_tc,
+                "must be >= 1 (0 leaves the beta-TCVAE out)",
+            ));
+        }
+        let without_dropout = self.pipeline(GroupSpec::new("z", self.code), Vec::new());
+        let dropout = TransformConfig::Dropout(CodeDropoutConfig {
+            input: "z".into(),
+            rate: self.code_dropout,
+        });
+        let with_dropout = self.pipeline(GroupSpec::new("z", self.code), vec![dropout]);
         let mut models = vec![("dropout", with_dropout), ("no_dropout", without_dropout)];
-        if self.beta > 0.0 {
-            let mut beta_vae = AutoencoderConfig::vae(&self.hidden, self.code);
-            beta_vae.input = self.input;
-            beta_vae.transforms = vec![TransformConfig::Gaussian(GaussianSamplerConfig {
-                kl_weight: self.beta,
+        let gaussian = |kl_weight| {
+            TransformConfig::Gaussian(GaussianSamplerConfig {
+                kl_weight,
                 ..Default::default()
-            })];
-            models.push(("beta_vae", beta_vae));
+            })
+        };
+        let gauss = || GroupSpec::new("gauss", 2 * self.code);
+        if self.beta > 0.0 {
+            models.push((
+                "beta_vae",
+                self.pipeline(gauss(), vec![gaussian(self.beta)]),
+            ));
+        }
+        if self.beta_tc > 0.0 {
+            let total_correlation = TransformConfig::TotalCorrelation(TotalCorrelationConfig {
+                weight: self.beta_tc - 1.0,
+                ..Default::default()
+            });
+            let transforms = vec![gaussian(1.0), total_correlation];
+            models.push(("beta_tcvae", self.pipeline(gauss(), transforms)));
         }
         for (_, model) in &models {
             model.validate()?;
         }
         Ok(models)
+    }
+
+    /// The encoder's one output group `code`, then `transforms`, then the generator.
+    fn pipeline(&self, code: GroupSpec, transforms: Vec<TransformConfig>) -> AutoencoderConfig {
+        AutoencoderConfig {
+            input: self.input,
+            encoder: self.encoder.clone(),
+            encoder_label: None,
+            code: CodeLayout(vec![code]),
+            transforms,
+            generator: self.generator.clone(),
+        }
     }
 
     /// Trains and scores every pipeline of [`IndependentConfig::models`] in turn
@@ -219,28 +257,53 @@ mod tests {
     use super::*;
     use crate::TrainConfig;
     use aecraft_data::sprites::{SpriteLabels, SpritesConfig};
+    use aecraft_generators::MlpGeneratorConfig;
 
-    fn config(beta: f64) -> IndependentConfig {
+    fn config(beta: f64, beta_tc: f64) -> IndependentConfig {
         IndependentConfig {
             input: 144,
             code: 3,
-            hidden: vec![16],
+            encoder: EncoderConfig::mlp(&[16]),
+            generator: GeneratorConfig::Mlp(MlpGeneratorConfig::mirroring(&[16], vec!["z".into()])),
             code_dropout: 0.2,
             beta,
+            beta_tc,
         }
     }
 
     #[test]
-    fn the_models_are_named_and_the_beta_vae_is_optional() {
+    fn the_models_are_named_and_the_references_are_optional() {
         let names = |c: IndependentConfig| -> Vec<&str> {
             c.models().unwrap().into_iter().map(|(n, _)| n).collect()
         };
-        assert_eq!(names(config(4.0)), ["dropout", "no_dropout", "beta_vae"]);
-        assert_eq!(names(config(0.0)), ["dropout", "no_dropout"]);
-        let models = config(4.0).models().unwrap();
+        let all = ["dropout", "no_dropout", "beta_vae", "beta_tcvae"];
+        assert_eq!(names(config(4.0, 6.0)), all);
+        assert_eq!(names(config(4.0, 0.0)), all[..3]);
+        assert_eq!(
+            names(config(0.0, 6.0)),
+            ["dropout", "no_dropout", "beta_tcvae"]
+        );
+        assert_eq!(names(config(0.0, 0.0)), all[..2]);
+        let models = config(4.0, 6.0).models().unwrap();
         assert_eq!(models[2].1.code_group(), "z_mean");
+        assert_eq!(models[3].1.code_group(), "z_mean");
+        let tc = models[3].1.transforms.iter().find_map(|t| match t {
+            TransformConfig::TotalCorrelation(tc) => Some(tc.weight),
+            _ => None,
+        });
+        assert_eq!(tc, Some(5.0));
         assert!(models.iter().all(|(_, m)| m.input == 144));
-        assert!(config(-1.0).models().is_err());
+        assert!(config(-1.0, 0.0).models().is_err());
+        let error = config(0.0, 0.5).models().unwrap_err().to_string();
+        assert!(error.contains("beta_tc"), "{error}");
+    }
+
+    #[test]
+    fn a_conv_encoder_serves_every_model() {
+        let mut conv = config(4.0, 6.0);
+        conv.encoder = EncoderConfig::conv(&[4, 8], &[16]);
+        let models = conv.models().unwrap();
+        assert!(models.iter().all(|(_, m)| m.encoder == conv.encoder));
     }
 
     #[test]
@@ -263,7 +326,7 @@ mod tests {
             ..Default::default()
         };
         let data = (&images, &images);
-        let all = config(0.0)
+        let all = config(0.0, 0.0)
             .train_and_score_each(dir.path(), (&sprites, &train), data, &truth)
             .unwrap();
         assert_eq!(all.len(), 2);
