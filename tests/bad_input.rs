@@ -239,7 +239,7 @@ fn defect_4_sizes_that_exhaust_memory_are_refused_before_allocating() {
     let path = out.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    config["model"]["encoder"]["hidden"] = serde_json::json!([100_000_000_000i64]);
+    config["autoencoder"]["model"]["encoder"]["hidden"] = serde_json::json!([100_000_000_000i64]);
     std::fs::write(&path, config.to_string()).unwrap();
     let resume = out.display().to_string();
     let flags = flags("vae", &out, &data, &["--resume", &resume, "--epochs", "2"]);
