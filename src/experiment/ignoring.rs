@@ -159,3 +159,44 @@ pub fn save_tradeoff(path: &Path, runs: &[PathBuf]) -> Result<Vec<TradeoffPoint>
     )?;
     Ok(points)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(root: &Path, name: &str, split: &str, posthoc: f64) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let metrics = json!({
+            "posthoc_probe_accuracy": posthoc,
+            "probe_accuracy": 0.2,
+            "test_reconstruction_bce": 100.0 + 20.0 * (1.0 - posthoc),
+            "plain_test_reconstruction_bce": 80.0,
+            "evaluated_on": split,
+        });
+        std::fs::write(dir.join("metrics.json"), metrics.to_string()).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_sweep_is_read_in_order_and_drawn_and_mixed_splits_or_missing_metrics_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let runs = [
+            run(root.path(), "w10", "validation", 0.7),
+            run(root.path(), "w100", "validation", 0.2),
+        ];
+        let path = root.path().join("tradeoff.png");
+        let points = save_tradeoff(&path, &runs).unwrap();
+        assert!(path.is_file());
+        let names: Vec<&str> = points.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["w10", "w100"]);
+        assert_eq!(points[1].posthoc_probe_accuracy, 0.2);
+        assert_eq!(points[1].test_reconstruction_bce, 116.0);
+        let test = run(root.path(), "final", "test", 0.5);
+        let mixed = save_tradeoff(&path, &[runs[0].clone(), test]).unwrap_err();
+        assert!(mixed.to_string().contains("final"), "{mixed}");
+        std::fs::write(runs[0].join("metrics.json"), "{}").unwrap();
+        let missing = save_tradeoff(&path, &runs).unwrap_err();
+        assert!(missing.to_string().contains("is missing"), "{missing}");
+    }
+}
