@@ -1,8 +1,11 @@
 //! The ignoring autoencoder: a code that leaves out the digit class (the methods and parts:
 //! [`aecraft::train::ignoring`]; `docs/toolbox.md` has the validation runs behind the
-//! defaults). After training, a fresh linear probe is fitted on the training codes to predict
-//! the label and scored on the test codes; the same probe runs on a plain autoencoder with the
-//! same code size and training budget, trained in the same run.
+//! defaults). The encoder reads the image only (`--conditional-encoder` lets it read the
+//! label too). After training, the judge, an MLP probe (256-256) trained to convergence on
+//! the frozen training codes, predicts the label from the test codes
+//! (`posthoc_probe_accuracy`); a linear probe does too (`probe_accuracy`), and on a plain
+//! autoencoder with the same code size and training budget, trained in the same run
+//! (`plain_probe_accuracy`). `examples/ignoring_tradeoff.rs` draws a sweep's trade-off.
 //!
 //! ```text
 //! cargo run --release --example ignoring -- --out runs/ignoring --method both [--code-size 16]
@@ -46,11 +49,12 @@ pub(crate) struct Args {
     /// confusion].
     #[arg(long, value_enum)]
     objective: Option<EncoderObjective>,
-    /// Weight of the encoder's term against the adversary [preset: 30].
+    /// Weight of the encoder's term against the adversary [preset: 100].
     #[arg(long, value_parser = finite_f64)]
     encoder_weight: Option<f64>,
     /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
-    /// the probe and the adversary then read the mean, `z_mean` [preset: true].
+    /// the linear probe then reads the mean `z_mean`, the post-hoc probe the means and
+    /// log-variances [preset: false].
     #[arg(long, action = clap::ArgAction::Set)]
     variational: Option<bool>,
     /// Weight of the Gaussian code's KL term (with `--variational`) [preset: 1].
@@ -60,26 +64,26 @@ pub(crate) struct Args {
     #[arg(long, value_parser = finite_f64)]
     adversary_lr: Option<f64>,
     /// The adversary's optimizer steps per training step (alternating updates above 1)
-    /// [preset: 1].
+    /// [preset: 5].
     #[arg(long)]
     adversary_steps: Option<usize>,
     /// Hidden widths of the adversary, or `linear` for a multinomial logistic regression
     /// [preset: 256,256].
     #[arg(long)]
     adversary_hidden: Option<String>,
-    /// What the adversary reads of a Gaussian code: the sample, the mean, or both [preset:
-    /// sample].
+    /// What the adversary reads of a Gaussian code: the sample, the mean, both, or the
+    /// encoder's means and log-variances (moments) [preset: sample].
     #[arg(long, value_enum)]
     adversary_input: Option<AdversaryInput>,
-    /// Weight of the class-means penalty on the code the probe reads (`z_mean` for a
-    /// Gaussian code): the between-class share of each unit's variance; 0 leaves it out
-    /// [preset: 1000].
+    /// Weight of the class-means penalty on everything the encoder emits for the code (a
+    /// Gaussian code's means and log-variances): the between-class share of each unit's
+    /// variance; 0 leaves it out [preset: 1000].
     #[arg(long, value_parser = finite_f64)]
     class_means_weight: Option<f64>,
-    /// Let the encoder read the one-hot label next to the image (a conditional encoder)
-    /// [preset: true].
-    #[arg(long, action = clap::ArgAction::Set)]
-    encoder_label: Option<bool>,
+    /// Let the encoder read the one-hot label next to the image (a conditional encoder);
+    /// the preset's encoder is label-blind.
+    #[arg(long)]
+    conditional_encoder: bool,
 }
 
 const CLASSES: i64 = 10;
@@ -109,7 +113,9 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
     set_if_given(&mut knobs.hidden, args.preset.hidden()?);
     set_if_given(&mut knobs.variational, args.variational);
     set_if_given(&mut knobs.kl_weight, args.kl_weight);
-    set_if_given(&mut knobs.encoder_label, args.encoder_label);
+    if args.conditional_encoder {
+        knobs.conditional_encoder = true;
+    }
     set_if_given(&mut knobs.class_means_weight, args.class_means_weight);
     set_if_given(&mut knobs.adversary_input, args.adversary_input);
     let adversary = &mut knobs.adversary;

@@ -15,7 +15,8 @@ use aecraft_train::biased::score_bias;
 use aecraft_train::cluster_run::{score_clusters, ClusteringConfig};
 use aecraft_train::clustering::ClusterModel;
 use aecraft_train::hashing::{score_hashing, RetrievalProtocol};
-use aecraft_train::probe::code_probe_accuracy;
+use aecraft_train::ignoring::code_input;
+use aecraft_train::probe::{code_probe_accuracy, posthoc_probe_accuracy};
 use aecraft_train::run::{read_config, CHECKPOINT_DIR};
 use aecraft_train::{
     encode_dataset, evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, ClusterAutoencoder,
@@ -204,7 +205,8 @@ impl TrainedRun {
     /// hashing run, the revealed labels of a clustering), `eval` the labelled data scored.
     /// Clustering: the clustering metrics; pipelines: every loss term (`eval_<term>`), and
     /// a hashing run's retrieval scores, a biased run's prior fit, an ignoring run's linear
-    /// probe of the code for the label (`probe_accuracy`).
+    /// and post-hoc MLP probes of the code for the label (`probe_accuracy`,
+    /// `posthoc_probe_accuracy`).
     pub fn evaluate(&self, train: &ImageDataset, eval: &ImageDataset) -> Result<Value, TrainError> {
         self.check_size(train)?;
         self.check_size(eval)?;
@@ -230,7 +232,12 @@ impl TrainedRun {
             ExperimentModel::Ignoring(run) => {
                 let classes = label_classes(&run.model).unwrap_or(0);
                 let group = run.model.code_group();
-                json!({ "probe_accuracy": code_probe_accuracy(net, &group, train, eval, classes)? })
+                let emitted = [code_input(&run.model)?];
+                let (data, seed) = ((train, eval), run.train.seed);
+                json!({
+                    "probe_accuracy": code_probe_accuracy(net, &group, train, eval, classes)?,
+                    "posthoc_probe_accuracy": posthoc_probe_accuracy(net, &emitted, data, classes, seed)?,
+                })
             }
             _ => json!({}),
         };

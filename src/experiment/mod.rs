@@ -27,7 +27,7 @@ pub use autoencoder::score_autoencoder;
 pub use biased::score_biased;
 pub use file::{parse_experiment, read_experiment, to_toml, write_experiment, ConfigError};
 pub use hashing::score_hashing_run;
-pub use ignoring::{label_classes, score_ignoring_run};
+pub use ignoring::{label_classes, save_tradeoff, score_ignoring_run, TradeoffPoint};
 pub use presets::{preset, Preset, PRESETS};
 
 use serde::{Deserialize, Serialize};

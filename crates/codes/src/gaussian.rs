@@ -79,10 +79,11 @@ pub fn kl_to_standard_normal(mean: &Tensor, logvar: &Tensor) -> Tensor {
 }
 
 impl CodeTransform for GaussianSampler {
-    /// Reads `[B, 2Z]` from the input group; writes `[B, Z]` to the output group, its mean
+    /// Reads `[B, 2Z]` from the input group, which stays (for what reads the means and
+    /// log-variances both, such as a probe); writes `[B, Z]` to the output group, its mean
     /// and its log-variance.
     fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {
-        let params = code.take(&self.config.input)?;
+        let params = code.get(&self.config.input)?.shallow_clone();
         let halves = params.chunk(2, 1);
         let (mean, logvar) = (&halves[0], &halves[1]);
         let z = mean + (logvar * 0.5).exp() * mean.randn_like();

@@ -7,6 +7,9 @@ pub enum EvalError {
     /// A value out of range, naming the field, flag or argument.
     #[error(transparent)]
     Invalid(#[from] aecraft_tensor::problem::InvalidValue),
+    /// An error from the tensor layer (building the MLP probe).
+    #[error(transparent)]
+    Tensor(#[from] aecraft_tensor::TensorError),
     /// An error from the data layer.
     #[error(transparent)]
     Data(#[from] aecraft_data::DataError),

@@ -29,7 +29,7 @@
 //! - [`clustering`]: Hungarian, majority and one-label accuracy, NMI, ARI, cluster sizes;
 //! - [`retrieval`]: packed codes, exhaustive Hamming search, mAP, precision@k, bit balance,
 //!   and the per-class choice of queries;
-//! - [`probe`]: a linear probe of a label in a code;
+//! - [`probe`]: linear and MLP probes of a label in a code;
 //! - [`mig`]: the mutual information gap; [`sprite_factors`]: the sprites' factors as its
 //!   ground truth;
 //! - [`inverse`]: how well inferred sprite parameters match the true ones.

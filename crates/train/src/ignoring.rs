@@ -4,17 +4,19 @@
 //! [`Method`]s: `decoder-input` gives the generator the one-hot label next to the code
 //! (`LabelInputConfig`), so the code need not carry it; `adversary` trains a classifier on
 //! the code that the encoder must defeat (`AdversaryConfig`; by default the encoder pushes
-//! the adversary's prediction toward uniform, see `EncoderObjective`); `both` does both.
-//! The encoder may also read the one-hot label next to the image
-//! ([`IgnoringConfig::encoder_label`], a conditional encoder as in a conditional VAE or the
-//! variational fair autoencoder): knowing the class, it can leave out what the image says
-//! about it instead of having to infer the class first; and a `ClassMeansConfig` penalty
-//! pulls every class's mean code together, a fixed function of the batch that steadies what
-//! the adversary alone does unevenly.
+//! the adversary's prediction toward uniform, see `EncoderObjective`); `both` does both. A
+//! `ClassMeansConfig` penalty pulls every class's mean code together (on everything the
+//! encoder emits for the code: a Gaussian code's means and log-variances), a fixed function
+//! of the batch that steadies what the adversary alone does unevenly. The encoder reads the
+//! image only; with [`IgnoringConfig::conditional_encoder`] it reads the one-hot label too
+//! (as in a conditional VAE or the variational fair autoencoder), which makes leaving the
+//! class out far easier but needs the label to encode.
 //!
-//! After training ([`train_ignoring`]), [`score_ignoring`] fits a fresh linear probe on the
-//! training codes of both models and scores it on the evaluation codes; [`save_label_swap`]
-//! draws each digit regenerated from its code with every label.
+//! After training ([`train_ignoring`]), [`score_ignoring`] fits fresh probes on the training
+//! codes and scores them on the evaluation codes: a linear one on both models' codes, and
+//! the judge, an MLP trained to convergence on everything the ignoring model's encoder emits
+//! for the code ([`crate::probe::posthoc_probe_accuracy`]); [`save_label_swap`] draws each
+//! digit regenerated from its code with every label.
 
 use std::path::Path;
 
@@ -31,7 +33,7 @@ use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 
 use crate::autoencoder::side_inputs;
 use crate::pictures::save_image_grid;
-use crate::probe::code_probe_accuracy;
+use crate::probe::{code_probe_accuracy, posthoc_probe_accuracy};
 use crate::run_folder::holds_run;
 use crate::{
     evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderLabelConfig, Evaluation,
@@ -40,6 +42,22 @@ use crate::{
 
 /// The sub-folder of a run that holds the plain autoencoder's run.
 pub const PLAIN_DIR: &str = "plain";
+
+/// The group of a Gaussian code's means and log-variances, as the encoder emits it.
+const GAUSS_GROUP: &str = "gauss";
+
+/// The code group the encoder of `model` emits (its layout's only group: `gauss` for a
+/// Gaussian code, `z` otherwise), what the class-means penalty and the post-hoc probe read.
+pub fn code_input(model: &AutoencoderConfig) -> Result<String, TrainError> {
+    match model.code.0.as_slice() {
+        [group] => Ok(group.name.clone()),
+        groups => Err(TrainError::invalid(
+            "ignoring.model.code",
+            groups.len(),
+            "an ignoring model's encoder emits one code group",
+        )),
+    }
+}
 
 /// How the code is made to ignore the label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +95,9 @@ pub enum AdversaryInput {
     Mean,
     /// Both, side by side.
     Both,
+    /// The encoder's means and log-variances (the group `gauss`), what the post-hoc probe
+    /// reads.
+    Moments,
 }
 
 impl AdversaryInput {
@@ -86,6 +107,7 @@ impl AdversaryInput {
             (false, _) | (true, Self::Sample) => &["z"],
             (true, Self::Mean) => &["z_mean"],
             (true, Self::Both) => &["z", "z_mean"],
+            (true, Self::Moments) => &[GAUSS_GROUP],
         };
         groups.iter().map(|g| (*g).to_owned()).collect()
     }
@@ -110,9 +132,11 @@ pub struct IgnoringConfig {
     pub variational: bool,
     /// Weight of the Gaussian code's KL term.
     pub kl_weight: f64,
-    /// Whether the encoder reads the one-hot label next to the image.
-    pub encoder_label: bool,
-    /// Weight of the class-means penalty; 0 leaves it out.
+    /// Whether the encoder reads the one-hot label next to the image (a conditional
+    /// encoder); the headline encoder is label-blind.
+    pub conditional_encoder: bool,
+    /// Weight of the class-means penalty on everything the encoder emits for the code (for a
+    /// Gaussian code, its means and log-variances); 0 leaves it out.
     pub class_means_weight: f64,
     /// The adversary (with the methods that have one); its `inputs` are set from
     /// `adversary_input` and its classes from `classes`.
@@ -143,6 +167,7 @@ impl IgnoringConfig {
         }
         let adversary_input = match adversary.as_ref().map(|a| a.inputs.as_slice()) {
             Some([mean]) if mean == "z_mean" => AdversaryInput::Mean,
+            Some([moments]) if moments == GAUSS_GROUP => AdversaryInput::Moments,
             Some([_, _]) => AdversaryInput::Both,
             _ => AdversaryInput::Sample,
         };
@@ -154,7 +179,7 @@ impl IgnoringConfig {
             hidden: model.encoder.hidden.clone(),
             variational: gaussian.is_some(),
             kl_weight: gaussian.map_or(1.0, |gaussian: &GaussianSamplerConfig| gaussian.kl_weight),
-            encoder_label: model.encoder_label.is_some(),
+            conditional_encoder: model.encoder_label.is_some(),
             class_means_weight,
             adversary: adversary.unwrap_or_default(),
             adversary_input,
@@ -184,7 +209,7 @@ impl IgnoringConfig {
         } else {
             plain.clone()
         };
-        if self.encoder_label {
+        if self.conditional_encoder {
             model.encoder_label = Some(EncoderLabelConfig {
                 classes: self.classes,
                 ..Default::default()
@@ -213,7 +238,7 @@ impl IgnoringConfig {
             model
                 .transforms
                 .push(TransformConfig::ClassMeans(ClassMeansConfig {
-                    input: model.code_group(),
+                    input: code_input(&model)?,
                     classes: self.classes,
                     weight: self.class_means_weight,
                     ..Default::default()
@@ -323,7 +348,12 @@ pub fn train_ignoring(
 /// What [`score_ignoring`] measures; the field names are the metric names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IgnoringScores {
-    /// The probe's held-out accuracy on the ignoring model's code.
+    /// The held-out accuracy of an MLP probe trained to convergence on everything the
+    /// ignoring model's encoder emits for the code (a Gaussian code's means and
+    /// log-variances): the judge of whether the code hides the label.
+    pub posthoc_probe_accuracy: f64,
+    /// The linear probe's held-out accuracy on the ignoring model's code (a Gaussian code's
+    /// mean).
     pub probe_accuracy: f64,
     /// The probe's held-out accuracy on the plain autoencoder's code.
     pub plain_probe_accuracy: f64,
@@ -338,7 +368,8 @@ pub struct IgnoringScores {
 }
 
 /// Probes both models' codes for the label (`0..classes`; fitted on `train`, scored on
-/// `eval`) and evaluates their losses on `eval` in batches of `batch_size`.
+/// `eval`): linearly, and the ignoring model's with the post-hoc MLP probe too; evaluates
+/// their losses on `eval` in batches of `batch_size`.
 pub fn score_ignoring(
     run: &IgnoringRun,
     outcome: &IgnoringOutcome,
@@ -353,8 +384,16 @@ pub fn score_ignoring(
     // at random, so each step draws from libtorch's random state.
     let probe_accuracy = probe(&outcome.model, &run.model)?;
     let plain_probe_accuracy = probe(&outcome.plain, &run.plain)?;
+    let posthoc_probe_accuracy = posthoc_probe_accuracy(
+        outcome.model.net(),
+        &[code_input(&run.model)?],
+        (train, eval),
+        classes,
+        run.train.seed,
+    )?;
     let losses = evaluate(&outcome.model, eval, batch_size)?;
     Ok(IgnoringScores {
+        posthoc_probe_accuracy,
         probe_accuracy,
         plain_probe_accuracy,
         chance_accuracy: majority_rate(&eval.label_vec("the chance rate")?)?,
@@ -426,7 +465,7 @@ mod tests {
             hidden: vec![16],
             variational,
             kl_weight: 1.0,
-            encoder_label: true,
+            conditional_encoder: true,
             class_means_weight: 10.0,
             adversary: AdversaryConfig {
                 mlp: MlpConfig::with_hidden(&[8]),
@@ -464,6 +503,7 @@ mod tests {
                     AdversaryInput::Sample,
                     AdversaryInput::Mean,
                     AdversaryInput::Both,
+                    AdversaryInput::Moments,
                 ] {
                     let mut knobs = config(method, variational);
                     knobs.adversary_input = input;
@@ -492,6 +532,8 @@ mod tests {
         assert_eq!(names(&model), ["label", "class_means"]);
         assert_eq!(AdversaryInput::Both.groups(true), ["z", "z_mean"]);
         assert_eq!(AdversaryInput::Mean.groups(false), ["z"]);
+        assert_eq!(AdversaryInput::Moments.groups(true), ["gauss"]);
+        assert_eq!(AdversaryInput::Moments.groups(false), ["z"]);
         let bad = IgnoringConfig {
             code_size: 0,
             ..config(Method::Both, true)
@@ -516,6 +558,10 @@ mod tests {
         assert!(dir.path().join(PLAIN_DIR).join("log.jsonl").is_file());
         let scores = score_ignoring(run.config(), &outcome, (&train, &eval), 3, 16).unwrap();
         assert!((0.0..=1.0).contains(&scores.probe_accuracy), "{scores:?}");
+        assert!(
+            (0.0..=1.0).contains(&scores.posthoc_probe_accuracy),
+            "{scores:?}"
+        );
         assert!(scores.adversary_accuracy.is_some());
         assert!((scores.chance_accuracy - 10.0 / 30.0).abs() < 1e-9);
         let path = dir.path().join("swap.png");

@@ -33,7 +33,7 @@
 //!   resumption, NaN guard); [`optim`] and [`checkpoint`] are its parts.
 //! - [`refine`]: analysis by synthesis, a code refined by descent through the frozen generator.
 //! - [`encode`]: a whole data set's codes, in batches, in evaluation mode; [`mse`]: squared
-//!   error per pixel; [`probe`]: a linear probe of the label in a code; [`generated`]:
+//!   error per pixel; [`probe`]: linear and post-hoc MLP probes of the label in a code; [`generated`]:
 //!   pictures of prior samples and traversals.
 //! - [`neighbors`]: PCA projection and cosine nearest neighbours.
 //! - [`hashing`]: semantic hashing with a binarizing autoencoder and neighbour agreement.

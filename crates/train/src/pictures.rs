@@ -1,6 +1,7 @@
 //! Pictures for people to look at, written as PNG files atomically: grids of grey images,
-//! and bar charts with a title, labelled axes and tick labels, drawn with `plotters` into
-//! memory, their text in DejaVu Sans embedded in the binary (so no system font is needed).
+//! and bar charts and line charts (a curve of labelled points, e.g. a trade-off over a
+//! weight) with a title, labelled axes and tick labels, drawn with `plotters` into memory,
+//! their text in DejaVu Sans embedded in the binary (so no system font is needed).
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -10,7 +11,7 @@ use plotters::chart::ChartBuilder;
 use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
 use plotters::coord::Shift;
 use plotters::drawing::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea};
-use plotters::element::{Rectangle, Text};
+use plotters::element::{Circle, PathElement, Rectangle, Text};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{Color, FontStyle, IntoFont, RGBColor, TextStyle, TRANSPARENT, WHITE};
 use tch::{Device, Kind, Tensor};
@@ -247,6 +248,107 @@ fn draw_bar_chart<DB: DrawingBackend>(
     root.present()
 }
 
+/// A chart for [`save_line_chart`]: points joined in the order given, each with its label
+/// beside it (e.g. the weight that gave it).
+#[derive(Debug, Clone, Copy)]
+pub struct LineChart<'a> {
+    /// The title above the chart.
+    pub title: &'a str,
+    /// What the x coordinates measure, under the x axis.
+    pub x_label: &'a str,
+    /// What the y coordinates measure, beside the y axis.
+    pub y_label: &'a str,
+    /// The points `(x, y)`: at least one, each finite.
+    pub points: &'a [(f64, f64)],
+    /// One label per point.
+    pub labels: &'a [String],
+}
+
+/// Saves `chart` as a PNG, [`MIN_CHART_WIDTH`] by [`CHART_HEIGHT`] pixels: a title, both axes
+/// labelled with tick labels, the points as dots joined by a line, each labelled. The axes
+/// span the points with a margin of a tenth of their range. Refuses no points, a label count
+/// that differs from the point count, and NaN or infinite coordinates.
+pub fn save_line_chart(path: &Path, chart: &LineChart<'_>) -> Result<(), TrainError> {
+    let refuse = |reason: &str| Err(TrainError::invalid("line chart", path.display(), reason));
+    if chart.points.is_empty() {
+        return refuse("needs at least one point");
+    }
+    if chart.labels.len() != chart.points.len() {
+        return refuse("needs one label per point");
+    }
+    if chart
+        .points
+        .iter()
+        .any(|(x, y)| !(x.is_finite() && y.is_finite()))
+    {
+        return refuse("coordinates must be finite");
+    }
+    if !font_registered() {
+        return Err(TrainError::format(
+            path,
+            "line chart",
+            "the embedded font could not be read",
+        ));
+    }
+    let (width, height) = (MIN_CHART_WIDTH, CHART_HEIGHT);
+    let mut canvas = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut canvas, (width, height)).into_drawing_area();
+        draw_line_chart(&root, chart).map_err(|e| drawing_failed(path, e))?;
+    }
+    write_png(path, &canvas, (width, height), png::ColorType::Rgb)
+}
+
+/// The range of `values` (finite, at least one) widened by a tenth of it on each side, or by
+/// 1 when they are all equal.
+fn padded_range(values: impl Iterator<Item = f64> + Clone) -> std::ops::Range<f64> {
+    let low = values.clone().fold(f64::INFINITY, f64::min);
+    let high = values.fold(f64::NEG_INFINITY, f64::max);
+    let margin = if high > low { (high - low) / 10.0 } else { 1.0 };
+    low - margin..high + margin
+}
+
+/// Draws `chart` (points finite, one label each) on `root`.
+fn draw_line_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &LineChart<'_>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let xs = padded_range(chart.points.iter().map(|p| p.0));
+    let ys = padded_range(chart.points.iter().map(|p| p.1));
+    let mut plot = ChartBuilder::on(root)
+        .caption(chart.title, (FONT, 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(xs, ys)?;
+    plot.configure_mesh()
+        .x_desc(chart.x_label)
+        .y_desc(chart.y_label)
+        .axis_desc_style((FONT, 18))
+        .label_style((FONT, 14))
+        .draw()?;
+    plot.draw_series(std::iter::once(PathElement::new(
+        chart.points.to_vec(),
+        BAR_COLOUR.stroke_width(2),
+    )))?;
+    plot.draw_series(
+        chart
+            .points
+            .iter()
+            .map(|&point| Circle::new(point, 4, BAR_COLOUR.filled())),
+    )?;
+    let style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
+    plot.draw_series(
+        chart
+            .points
+            .iter()
+            .zip(chart.labels)
+            .map(|(&point, label)| Text::new(label.clone(), point, style.clone())),
+    )?;
+    root.present()
+}
+
 /// `value` (finite, not negative) for a label: from 0.001 to ten million with up to three
 /// decimals (whole numbers without), 0 as "0", the rest in scientific notation.
 fn format_value(value: f64) -> String {
@@ -420,6 +522,49 @@ mod tests {
             assert!(err.to_string().contains("bad.png"), "{err}");
         }
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn draws_a_labelled_line_chart_and_refuses_what_it_cannot_draw() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("line.png");
+        let labels: Vec<String> = ["w 1", "w 10", "w 100"].map(String::from).to_vec();
+        let points = [(80.0, 0.9), (90.0, 0.5), (120.0, 0.2)];
+        let chart = LineChart {
+            title: "Trade-off",
+            x_label: "reconstruction",
+            y_label: "probe accuracy",
+            points: &points,
+            labels: &labels,
+        };
+        save_line_chart(&path, &chart).unwrap();
+        let (width, height, pixels) = decode(&path);
+        assert_eq!((width, height), (MIN_CHART_WIDTH, CHART_HEIGHT));
+        let blue = pixels
+            .chunks(3)
+            .filter(|p| p == &[BAR_COLOUR.0, BAR_COLOUR.1, BAR_COLOUR.2])
+            .count();
+        assert!(blue > 100, "the line and dots: {blue} pixels");
+        let one = [(1.0, 1.0)];
+        let single = LineChart {
+            points: &one,
+            labels: &labels[..1],
+            ..chart
+        };
+        save_line_chart(&path, &single).unwrap();
+        let nan = [(f64::NAN, 1.0)];
+        for (points, labels) in [
+            (&nan[..], &labels[..1]),
+            (&points[..], &labels[..2]),
+            (&[][..], &[][..]),
+        ] {
+            let bad = LineChart {
+                points,
+                labels,
+                ..chart
+            };
+            assert!(save_line_chart(&path, &bad).is_err());
+        }
     }
 
     #[test]

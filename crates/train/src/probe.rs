@@ -1,11 +1,13 @@
-//! How much of the label a trained pipeline's code carries: a fresh linear probe
-//! ([`aecraft_eval::probe::linear_probe_accuracy`]) fitted on the codes of the training
-//! images and scored on the codes of held-out ones.
+//! How much of the label a trained pipeline's code carries: a fresh probe fitted on the codes
+//! of the training images and scored on the codes of held-out ones, linear
+//! ([`aecraft_eval::probe::linear_probe_accuracy`], [`code_probe_accuracy`]) or an MLP
+//! trained to convergence on everything the encoder emits for the code
+//! ([`aecraft_eval::probe::mlp_probe_accuracy`], [`posthoc_probe_accuracy`]).
 
 use tch::Tensor;
 
 use aecraft_data::ImageDataset;
-use aecraft_eval::probe::linear_probe_accuracy;
+use aecraft_eval::probe::{linear_probe_accuracy, mlp_probe_accuracy};
 
 use crate::encode::encode_dataset;
 use crate::{Autoencoder, TrainError};
@@ -20,11 +22,6 @@ pub fn code_probe_accuracy(
     eval: &ImageDataset,
     classes: i64,
 ) -> Result<f64, TrainError> {
-    let labels = |data: &ImageDataset| {
-        data.labels().map(Tensor::shallow_clone).ok_or_else(|| {
-            TrainError::invalid("probe data", "no labels", "the probe needs labelled data")
-        })
-    };
     Ok(linear_probe_accuracy(
         &encode_dataset(net, train, group)?,
         &labels(train)?,
@@ -32,6 +29,42 @@ pub fn code_probe_accuracy(
         &labels(eval)?,
         classes,
     )?)
+}
+
+/// Held-out accuracy of an MLP trained to convergence from the code groups `groups`,
+/// concatenated (for a Gaussian code, the encoder's means and log-variances both, so that
+/// nothing hides in the variance), to the label (`0..classes`): fitted on the
+/// evaluation-mode codes of `train` (batches shuffled by `seed`) and scored on those of
+/// `eval`; both data sets must be labelled.
+pub fn posthoc_probe_accuracy(
+    net: &Autoencoder,
+    groups: &[String],
+    (train, eval): (&ImageDataset, &ImageDataset),
+    classes: i64,
+    seed: u64,
+) -> Result<f64, TrainError> {
+    let codes = |data: &ImageDataset| -> Result<Tensor, TrainError> {
+        let parts = groups
+            .iter()
+            .map(|group| encode_dataset(net, data, group))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tensor::f_cat(&parts, 1)?)
+    };
+    Ok(mlp_probe_accuracy(
+        &codes(train)?,
+        &labels(train)?,
+        &codes(eval)?,
+        &labels(eval)?,
+        classes,
+        seed,
+    )?)
+}
+
+/// The labels `[N]` of `data`, which must have them.
+fn labels(data: &ImageDataset) -> Result<Tensor, TrainError> {
+    data.labels().map(Tensor::shallow_clone).ok_or_else(|| {
+        TrainError::invalid("probe data", "no labels", "the probe needs labelled data")
+    })
 }
 
 #[cfg(test)]

@@ -433,7 +433,7 @@ fn ignoring_config() -> IgnoringConfig {
         hidden: vec![12],
         variational: true,
         kl_weight: 1.0,
-        encoder_label: true,
+        conditional_encoder: true,
         class_means_weight: 1.0,
         adversary: AdversaryConfig {
             mlp: MlpConfig::with_hidden(&[8]),
