@@ -56,9 +56,11 @@ const HEADLINES: &[Headline] = &[
         args: &["--method", "both"],
         seeds: &[1, 2],
         metrics: &[
+            ("posthoc_probe_accuracy", false),
             ("probe_accuracy", false),
             ("plain_probe_accuracy", true),
             ("test_reconstruction_bce", false),
+            ("plain_test_reconstruction_bce", false),
         ],
     },
     Headline {
@@ -91,6 +93,7 @@ const HEADLINES: &[Headline] = &[
             ("mig", true),
             ("mig_no_dropout", true),
             ("mig_beta_vae", true),
+            ("mig_beta_tcvae", true),
         ],
     },
 ];
