@@ -134,13 +134,7 @@ pub fn save_bar_chart(path: &Path, chart: &BarChart<'_>) -> Result<(), TrainErro
     let Ok(bars) = i32::try_from(chart.values.len()) else {
         return refuse("has too many values");
     };
-    if !font_registered() {
-        return Err(TrainError::format(
-            path,
-            "bar chart",
-            "the embedded font could not be read",
-        ));
-    }
+    require_font(path, "bar chart")?;
     let (width, height) = bar_chart_size(chart.values.len());
     let mut canvas = vec![0u8; width as usize * height as usize * 3];
     {
@@ -176,13 +170,21 @@ fn bar_chart_size(bars: usize) -> (u32, u32) {
     (wanted.clamp(MIN_CHART_WIDTH, MAX_CHART_WIDTH), CHART_HEIGHT)
 }
 
-/// Registers DejaVu Sans (from the `dejavu` crate) as [`FONT`] the first time, and says
-/// whether that worked.
-fn font_registered() -> bool {
+/// Registers DejaVu Sans (from the `dejavu` crate) as [`FONT`] the first time; an error
+/// naming `path` and `what` (the kind of picture) when that failed.
+fn require_font(path: &Path, what: &str) -> Result<(), TrainError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
-    *REGISTERED.get_or_init(|| {
+    let registered = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
-    })
+    });
+    match registered {
+        true => Ok(()),
+        false => Err(TrainError::format(
+            path,
+            what,
+            "the embedded font could not be read",
+        )),
+    }
 }
 
 /// Draws `chart` (of `bars` values, all finite and not negative) on `root`.
@@ -283,13 +285,7 @@ pub fn save_line_chart(path: &Path, chart: &LineChart<'_>) -> Result<(), TrainEr
     {
         return refuse("coordinates must be finite");
     }
-    if !font_registered() {
-        return Err(TrainError::format(
-            path,
-            "line chart",
-            "the embedded font could not be read",
-        ));
-    }
+    require_font(path, "line chart")?;
     let (width, height) = (MIN_CHART_WIDTH, CHART_HEIGHT);
     let mut canvas = vec![0u8; width as usize * height as usize * 3];
     {
