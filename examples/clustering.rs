@@ -58,12 +58,16 @@ pub(crate) struct Args {
     #[arg(long)]
     template: Option<i64>,
     /// Control points per side of the bounded displacement grid that bends each cluster's
-    /// drawing (capsules; 0: none) [preset: 0].
+    /// drawing (capsules; 0: none) [preset: 3].
     #[arg(long)]
     deform_grid: Option<i64>,
     /// The most a control point of that grid moves, in pixels (capsules) [preset: 1.5].
     #[arg(long, value_parser = finite_f64)]
     deform_pixels: Option<f64>,
+    /// The fraction of training over which that bound grows from 0 (capsules; 0: whole from
+    /// the start) [preset: 0].
+    #[arg(long, value_parser = finite_f64)]
+    deform_warmup: Option<f64>,
     /// Clusters rendered per image and side (top logits, nearest in pixels) to choose one in
     /// training (capsules; 0 renders all) [preset: 4].
     #[arg(long)]
@@ -131,6 +135,7 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
                 set_if_given(&mut capsules.template_width, args.template);
                 set_if_given(&mut capsules.deformation.grid, args.deform_grid);
                 set_if_given(&mut capsules.deformation.pixels, args.deform_pixels);
+                set_if_given(&mut capsules.deformation.warmup, args.deform_warmup);
             }
             if let Some(choice) = &mut config.by_reconstruction {
                 set_if_given(&mut choice.candidates, args.candidates);
@@ -159,6 +164,7 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
         ("--template", given(&args.template), capsules),
         ("--deform-grid", given(&args.deform_grid), capsules),
         ("--deform-pixels", given(&args.deform_pixels), capsules),
+        ("--deform-warmup", given(&args.deform_warmup), capsules),
         ("--candidates", given(&args.candidates), capsules),
     ] {
         if let (Some(value), false) = (value, used) {

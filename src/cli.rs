@@ -73,6 +73,38 @@ pub struct RunSplits {
 }
 
 impl RunSplits {
+    /// The test images as the scored split, or with `validation` `Some(N)` the last N
+    /// training images held out of training and scored instead. 0, or not fewer than the
+    /// training images, is an error naming `--validation`.
+    pub fn held_out(
+        train: ImageDataset,
+        test: ImageDataset,
+        validation: Option<usize>,
+    ) -> Result<Self, TrainError> {
+        match validation {
+            None => Ok(RunSplits {
+                train,
+                eval: test,
+                eval_name: "test",
+            }),
+            Some(n) if n == 0 || n >= train.len() => {
+                let reason = format!(
+                    "must leave training images: the training split has {}",
+                    train.len()
+                );
+                Err(TrainError::invalid("--validation", n, reason))
+            }
+            Some(n) => {
+                let cut = train.len() - n;
+                Ok(RunSplits {
+                    eval: train.slice(cut, n),
+                    train: train.take(cut),
+                    eval_name: "validation",
+                })
+            }
+        }
+    }
+
     /// The split scored after every epoch.
     pub fn evaluation(&self) -> Evaluation<'_> {
         Evaluation {
@@ -230,28 +262,7 @@ impl RunArgs {
             }
         }
         let (train, test) = (train.to_device(device), test.to_device(device));
-        let splits = match self.validation {
-            None => RunSplits {
-                train,
-                eval: test,
-                eval_name: "test",
-            },
-            Some(n) if n == 0 || n >= train.len() => {
-                let reason = format!(
-                    "must leave training images: the training split has {}",
-                    train.len()
-                );
-                return Err(TrainError::invalid("--validation", n, reason));
-            }
-            Some(n) => {
-                let cut = train.len() - n;
-                RunSplits {
-                    eval: train.slice(cut, n),
-                    train: train.take(cut),
-                    eval_name: "validation",
-                }
-            }
-        };
+        let splits = RunSplits::held_out(train, test, self.validation)?;
         Ok((device, splits))
     }
 

@@ -61,7 +61,8 @@ enum Command {
     /// and write the table of every seed, mean, standard deviation and worst.
     Results {
         /// Only these configurations (flagship, hashing, ignoring, biased-softmax, vae,
-        /// surrogate, independent); all when absent.
+        /// surrogate, independent); all when absent. The page keeps the other
+        /// configurations' sections from its last run.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Folder for the run folders.

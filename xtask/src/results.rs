@@ -1,8 +1,9 @@
 //! `cargo xtask results`: runs each headline configuration once per seed on the test split
 //! (the examples with their shipped defaults, in release mode) and writes `docs/results.md`:
 //! one table per configuration with every seed's metrics and wall time, then the mean, the
-//! standard deviation and the worst seed, with the commit and the machine. The README's
-//! tables quote that file; no number in it is typed by hand.
+//! standard deviation and the worst seed, with the commit and the machine. `--only NAME`
+//! reruns some configurations and keeps the other sections of the page as they were. The
+//! README's tables quote that file; no number in it is typed by hand.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -116,16 +117,17 @@ pub fn run(only: &[String], runs: &Path, out: &Path) -> Result<()> {
         .filter(|h| only.is_empty() || only.iter().any(|n| n == h.name))
         .collect();
     cmd::run(Command::new("cargo").args(["build", "--release", "--examples"]))?;
-    let commit = cmd::stdout(Command::new("git").args(["rev-parse", "--short", "HEAD"]))?;
+    let mut commit = cmd::stdout(Command::new("git").args(["rev-parse", "--short", "HEAD"]))?
+        .trim()
+        .to_owned();
+    if !cmd::stdout(Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]))?
+        .trim()
+        .is_empty()
+    {
+        commit.push_str(" with uncommitted changes");
+    }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mut page = format!(
-        "# Results\n\nWritten by `cargo xtask results` at commit `{}` on a {cores}-core machine. \
-         Each row is one run of the example on the test split with its shipped defaults and \
-         that seed; the last rows are the mean, the standard deviation (n − 1) and the worst \
-         seed of each column. Development runs use `--validation`; these are the only test \
-         runs of these configurations.\n",
-        commit.trim()
-    );
+    let mut fresh = BTreeMap::new();
     for headline in chosen {
         let mut rows = Vec::new();
         for &seed in headline.seeds {
@@ -146,16 +148,50 @@ pub fn run(only: &[String], runs: &Path, out: &Path) -> Result<()> {
             let seconds = started.elapsed().as_secs_f64();
             rows.push((seed, read_metrics(&dir.join("metrics.json"))?, seconds));
         }
-        page.push_str(&table(headline, &rows));
+        let run_at = format!("Run at commit `{commit}` on a {cores}-core machine.");
+        fresh.insert(headline.name, table(headline, &run_at, &rows));
     }
+    let existing = match std::fs::read_to_string(out) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| out.display().to_string()),
+    };
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
     }
     let temporary = out.with_extension("md.tmp");
-    std::fs::write(&temporary, page).with_context(|| temporary.display().to_string())?;
+    std::fs::write(&temporary, page(&existing, &fresh))
+        .with_context(|| temporary.display().to_string())?;
     std::fs::rename(&temporary, out).with_context(|| out.display().to_string())?;
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+/// The results page: the fresh sections, and the sections of `existing` (the page as it
+/// was) for the configurations not run this time, in the order of [`HEADLINES`].
+fn page(existing: &str, fresh: &BTreeMap<&str, String>) -> String {
+    let kept: BTreeMap<&str, String> = existing
+        .split("\n## ")
+        .skip(1)
+        .filter_map(|section| {
+            let name = section.lines().next()?.trim();
+            Some((name, format!("\n## {}\n", section.trim_end())))
+        })
+        .collect();
+    let mut page = String::from(
+        "# Results\n\nWritten by `cargo xtask results` (`--only NAME` reruns one \
+         configuration and keeps the others' sections). Each row is one run of the example on \
+         the test split with its shipped defaults and that seed; the last rows are the mean, \
+         the standard deviation (n − 1) and the worst seed of each column, and each section \
+         names the commit it ran at. Development runs use `--validation`; these are the only \
+         test runs of these configurations.\n",
+    );
+    for headline in HEADLINES {
+        if let Some(section) = fresh.get(headline.name).or(kept.get(headline.name)) {
+            page.push_str(section);
+        }
+    }
+    page
 }
 
 /// The numbers of a `metrics.json`.
@@ -172,11 +208,11 @@ fn read_metrics(path: &PathBuf) -> Result<BTreeMap<String, f64>> {
         .collect())
 }
 
-/// One configuration's Markdown table: a row per seed, then mean, standard deviation and
-/// worst.
-fn table(headline: &Headline, rows: &[(u64, BTreeMap<String, f64>, f64)]) -> String {
+/// One configuration's section: its command, `run_at` (where it ran) and a Markdown table
+/// with a row per seed, then mean, standard deviation and worst.
+fn table(headline: &Headline, run_at: &str, rows: &[(u64, BTreeMap<String, f64>, f64)]) -> String {
     let mut text = format!(
-        "\n## {}\n\n`cargo run --release --example {}{}{}`\n\n| seed |",
+        "\n## {}\n\n`cargo run --release --example {}{}{}`\n\n{run_at}\n\n| seed |",
         headline.name,
         headline.example,
         if headline.args.is_empty() { "" } else { " -- " },
@@ -252,13 +288,44 @@ mod tests {
             let metrics = BTreeMap::from([("one_label_accuracy".to_owned(), one_label)]);
             (seed, metrics, 100.0)
         };
-        let text = table(headline, &[row(1, 0.96), row(2, 0.94)]);
+        let text = table(
+            headline,
+            "Run at commit `abc`.",
+            &[row(1, 0.96), row(2, 0.94)],
+        );
         assert!(text.contains("| 1 | 0.9600 |"), "{text}");
         assert!(text.contains("| 2 | 0.9400 |"), "{text}");
         assert!(text.contains("| mean | 0.9500 |"), "{text}");
         assert!(text.contains("| std | 0.0141 |"), "{text}");
         assert!(text.contains("| worst | 0.9400 |"), "{text}");
         assert!(text.contains("| – |"), "a missing metric is a dash: {text}");
+    }
+
+    #[test]
+    fn a_partial_run_replaces_its_sections_and_keeps_the_others_in_order() {
+        let old = page(
+            "",
+            &BTreeMap::from([
+                ("vae", "\n## vae\n\nold vae\n".to_owned()),
+                ("flagship", "\n## flagship\n\nold flagship\n".to_owned()),
+            ]),
+        );
+        let new = page(
+            &old,
+            &BTreeMap::from([("flagship", "\n## flagship\n\nnew flagship\n".to_owned())]),
+        );
+        assert!(new.starts_with("# Results"), "{new}");
+        assert!(!new.contains("old flagship"), "{new}");
+        let (flagship, vae) = (
+            new.find("new flagship").unwrap(),
+            new.find("old vae").unwrap(),
+        );
+        assert!(flagship < vae, "the order of HEADLINES: {new}");
+        assert_eq!(
+            page(&new, &BTreeMap::new()),
+            new,
+            "rewriting keeps the page as it is"
+        );
     }
 
     #[test]

@@ -57,6 +57,12 @@ pub trait Generator: std::fmt::Debug {
         Ok(self.generate(&repeated, train)?.view([b, m, -1]))
     }
 
+    /// Tells the generator how far training has come, in `[0, 1]` (the training loop calls
+    /// it before every step). A generator that is never told draws as at the end of
+    /// training. The default ignores it; the capsule generator grows its deformation bound
+    /// over a warm-up ([`crate::capsules::deformation::DeformationBounds::warmup`]).
+    fn set_progress(&mut self, _progress: f64) {}
+
     /// The generator's per-cluster templates, if it draws each cluster from learned
     /// constants of its own (what k-means initialization and re-seeding edit).
     fn templates(&self) -> Option<&dyn ClusterTemplates> {

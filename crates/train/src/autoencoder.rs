@@ -366,11 +366,13 @@ impl Autoencoder {
         Ok(code)
     }
 
-    /// Tells every transform how far training has come (see [`CodeTransform::set_progress`]).
+    /// Tells every transform and the generator how far training has come (see
+    /// [`CodeTransform::set_progress`] and [`Generator::set_progress`]).
     pub fn set_progress(&mut self, progress: f64) {
         for transform in &mut self.transforms {
             transform.set_progress(progress);
         }
+        self.generator.set_progress(progress);
     }
 
     /// The transforms, in order.

@@ -65,6 +65,9 @@ pub struct TrainConfig {
     pub lr_schedule: LrSchedule,
     /// Images per evaluation step.
     pub eval_batch_size: usize,
+    /// Epochs between evaluations of the scored split (the last epoch is always evaluated):
+    /// 1 evaluates after every epoch.
+    pub evaluate_every: usize,
     /// Steps between progress updates (which also check the loss for NaN).
     pub log_every: usize,
 }
@@ -78,6 +81,7 @@ impl Default for TrainConfig {
             optimizer: AdamConfig::default(),
             lr_schedule: LrSchedule::Constant,
             eval_batch_size: 1000,
+            evaluate_every: 1,
             log_every: 20,
         }
     }
@@ -90,6 +94,7 @@ impl TrainConfig {
             ("epochs", self.epochs),
             ("batch_size", self.batch_size),
             ("eval_batch_size", self.eval_batch_size),
+            ("evaluate_every", self.evaluate_every),
             ("log_every", self.log_every),
         ] {
             if value == 0 {
@@ -293,6 +298,8 @@ impl Trainer {
                 self.check_finite(*value, name, epoch, steps_per_epoch)?;
             }
             model.after_epoch(epoch, train)?;
+            let last = epoch == self.config.epochs;
+            let eval = eval.filter(|_| last || epoch % self.config.evaluate_every == 0);
             let eval_means = eval
                 .map(|e| evaluate(model, e.data, self.config.eval_batch_size))
                 .transpose()?;

@@ -101,6 +101,43 @@ fn training_lowers_the_evaluation_loss() {
 }
 
 #[test]
+fn evaluate_every_skips_epochs_but_never_the_last() {
+    let _rng = libtorch_rng();
+    let data = patterns();
+    let mut model = plain_model(1);
+    let trainer = Trainer::new(TrainConfig {
+        evaluate_every: 2,
+        ..config(5)
+    })
+    .unwrap();
+    let mut adam = trainer.optimizer(&model).unwrap();
+    let eval = Evaluation {
+        name: "train",
+        data: &data,
+    };
+    let report = trainer
+        .fit(
+            &mut model,
+            &mut adam,
+            &data,
+            Some(eval),
+            TrainState::default(),
+        )
+        .unwrap();
+    let evaluated: Vec<usize> = report
+        .epochs
+        .iter()
+        .filter(|e| !e.eval.is_empty())
+        .map(|e| e.epoch)
+        .collect();
+    assert_eq!(evaluated, [2, 4, 5]);
+    assert!(report
+        .epochs
+        .iter()
+        .all(|e| e.eval_split.is_some() != e.eval.is_empty()));
+}
+
+#[test]
 fn a_resumed_run_matches_an_uninterrupted_one() {
     let _rng = libtorch_rng();
     let data = patterns();

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use aecraft::cli::RunSplits;
 use aecraft::tensor::DeviceChoice;
 use aecraft::trained::TrainedRun;
 
@@ -20,6 +21,10 @@ pub struct EvalArgs {
     run: PathBuf,
     #[command(flatten)]
     data: DataArgs,
+    /// Score the last N training images instead of the test images (they then leave the
+    /// training images, which name the clusters); for runs trained with `--validation N`.
+    #[arg(long)]
+    validation: Option<usize>,
     /// Where to evaluate: cpu or cuda.
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
@@ -31,7 +36,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let size = trained.experiment().data;
     let data = args.data.load((size.height, size.width), true)?;
     let (train, test) = (data.train.to_device(device), data.test.to_device(device));
-    let metrics = trained.evaluate(&train, &test)?;
+    let splits = RunSplits::held_out(train, test, args.validation)?;
+    let mut metrics = trained.evaluate(&splits.train, &splits.eval)?;
+    if let Some(map) = metrics.as_object_mut() {
+        map.insert("evaluated_on".into(), splits.eval_name.into());
+    }
     println!("{:<28} {:>12}", "metric", "value");
     if let Some(map) = metrics.as_object() {
         for (key, value) in map {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use aecraft::cli::RunSplits;
 use aecraft::experiment::{preset, read_experiment, train_and_score, Experiment};
 use aecraft::tensor::DeviceChoice;
 use aecraft::train::run::{read_config, RunConfig};
@@ -80,17 +81,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     experiment
         .validate()
         .context("the config, with the flags and the data applied")?;
-    let (train, eval, eval_name) = match args.validation {
-        None => (data.train, data.test, "test"),
-        Some(n) if n == 0 || n >= data.train.len() => bail!(
-            "--validation {n}: must be at least 1 and leave training images (the training split has {})",
-            data.train.len()
-        ),
-        Some(n) => {
-            let cut = data.train.len() - n;
-            (data.train.take(cut), data.train.slice(cut, n), "validation")
-        }
-    };
+    let RunSplits {
+        train,
+        eval,
+        eval_name,
+    } = RunSplits::held_out(data.train, data.test, args.validation)?;
     if eval.labels().is_none()
         && matches!(
             experiment.model.kind(),

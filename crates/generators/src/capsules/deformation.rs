@@ -27,6 +27,9 @@ pub struct DeformationBounds {
     pub grid: i64,
     /// The most a control point moves along each axis, in canvas pixels.
     pub pixels: f64,
+    /// The fraction of training over which the bound grows linearly from 0 to `pixels`
+    /// (0: the whole bound from the first step), in `[0, 1]`.
+    pub warmup: f64,
 }
 
 impl Default for DeformationBounds {
@@ -35,6 +38,7 @@ impl Default for DeformationBounds {
         Self {
             grid: 0,
             pixels: 1.5,
+            warmup: 0.0,
         }
     }
 }
@@ -66,7 +70,28 @@ impl DeformationBounds {
                 "must be a finite number of pixels, at least 0",
             ));
         }
+        if !(0.0..=1.0).contains(&self.warmup) {
+            return Err(GeneratorsError::config(
+                &format!("{field}.warmup"),
+                self.warmup,
+                "must be a fraction of training in [0, 1]",
+            ));
+        }
         Ok(())
+    }
+
+    /// The bounds at `progress` (the fraction of training done, in `[0, 1]`): `pixels`
+    /// scaled by `progress / warmup` during the warm-up, whole after it.
+    pub fn at_progress(&self, progress: f64) -> Self {
+        let scale = if self.warmup > 0.0 {
+            (progress / self.warmup).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        Self {
+            pixels: self.pixels * scale,
+            ..*self
+        }
     }
 
     /// The displacement field of `units` (`[N, 2 · g²]`) on a `height`×`width` canvas, in
@@ -92,7 +117,11 @@ mod tests {
     use tch::{Device, Kind};
 
     fn bounds(grid: i64) -> DeformationBounds {
-        DeformationBounds { grid, pixels: 2.0 }
+        DeformationBounds {
+            grid,
+            pixels: 2.0,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -130,6 +159,7 @@ mod tests {
         let bad = DeformationBounds {
             grid: 3,
             pixels: f64::NAN,
+            ..Default::default()
         };
         let err = bad.validate("capsules.deformation").unwrap_err();
         assert!(
@@ -137,5 +167,34 @@ mod tests {
             "{err}"
         );
         assert!(DeformationBounds::default().validate("d").is_ok());
+        let bad = DeformationBounds {
+            warmup: 1.5,
+            ..bounds(3)
+        };
+        let err = bad.validate("capsules.deformation").unwrap_err();
+        assert!(
+            err.to_string().contains("capsules.deformation.warmup"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_bound_grows_over_the_warmup_then_stays_whole() {
+        let warming = DeformationBounds {
+            warmup: 0.5,
+            ..bounds(3)
+        };
+        for (progress, pixels) in [(0.0, 0.0), (0.25, 1.0), (0.5, 2.0), (0.9, 2.0), (1.0, 2.0)] {
+            assert_eq!(
+                warming.at_progress(progress).pixels,
+                pixels,
+                "at {progress}"
+            );
+        }
+        assert_eq!(
+            bounds(3).at_progress(0.0),
+            bounds(3),
+            "no warm-up: whole from the start"
+        );
     }
 }

@@ -152,6 +152,7 @@ impl CapsuleGeneratorConfig {
         });
         Ok(CapsuleGenerator {
             config: self.clone(),
+            deformation: self.deformation,
             templates,
             default_poses,
         })
@@ -213,6 +214,9 @@ fn default_pose_init(config: &CapsuleGeneratorConfig, device: tch::Device) -> Te
 #[derive(Debug)]
 pub struct CapsuleGenerator {
     config: CapsuleGeneratorConfig,
+    /// The deformation bounds at the training progress last told (the configured ones when
+    /// never told): see [`DeformationBounds::at_progress`].
+    deformation: DeformationBounds,
     /// `[K, C, h, w]`, kept in `[0, 1]` by [`Self::project_templates`].
     templates: Tensor,
     /// `[K, C, 2, 3]` when C > 1.
@@ -316,6 +320,7 @@ impl CapsuleGenerator {
         let clusters = Tensor::arange(k, (Kind::Int64, pose.device())).repeat([b]);
         let rendered = render_with(
             &self.config,
+            &self.deformation,
             templates,
             default_poses,
             &clusters,
@@ -338,6 +343,7 @@ impl CapsuleGenerator {
     fn render(&self, clusters: &Tensor, units: &Tensor) -> Tensor {
         render_with(
             &self.config,
+            &self.deformation,
             &self.templates,
             self.default_poses.as_ref(),
             clusters,
@@ -347,9 +353,11 @@ impl CapsuleGenerator {
 }
 
 /// Renders cluster `clusters[n]` (`[N]`) of `templates` (`[K, C, h, w]`) with that
-/// cluster's pose units `units[n]` (`[N, pose_units]`): `[N, H*W]`.
+/// cluster's pose units `units[n]` (`[N, pose_units]`), bending the canvas within
+/// `deformation`: `[N, H*W]`.
 fn render_with(
     config: &CapsuleGeneratorConfig,
+    deformation: &DeformationBounds,
     templates: &Tensor,
     default_poses: Option<&Tensor>,
     clusters: &Tensor,
@@ -367,10 +375,10 @@ fn render_with(
         .affine(&units.narrow(1, 0, POSE_UNITS), height, width);
     let thickness =
         (config.thickness > 0.0).then(|| units.select(1, POSE_UNITS).tanh() * config.thickness);
-    let field = config.deformation.enabled().then(|| {
+    let field = deformation.enabled().then(|| {
         let start = POSE_UNITS + config.thickness_units();
-        let units = units.narrow(1, start, config.deformation.units());
-        let field = config.deformation.field(&units, height, width);
+        let units = units.narrow(1, start, deformation.units());
+        let field = deformation.field(&units, height, width);
         field.repeat_interleave_self_int(c, 0, None)
     });
     let poses = match default_poses {
@@ -411,6 +419,11 @@ impl Generator for CapsuleGenerator {
 
     fn output_kind(&self) -> OutputKind {
         OutputKind::Values
+    }
+
+    /// Grows the deformation bound over its warm-up.
+    fn set_progress(&mut self, progress: f64) {
+        self.deformation = self.config.deformation.at_progress(progress);
     }
 
     /// Warps only the candidates' templates, each with its own cluster's pose units:
@@ -545,6 +558,7 @@ mod tests {
             deformation: DeformationBounds {
                 grid: 3,
                 pixels: 1.0,
+                ..Default::default()
             },
             ..small(4)
         };
@@ -554,7 +568,11 @@ mod tests {
     #[test]
     fn shapes_of_renderings() {
         tch::manual_seed(0);
-        let grids = [0, 2].map(|grid| DeformationBounds { grid, pixels: 1.0 });
+        let grids = [0, 2].map(|grid| DeformationBounds {
+            grid,
+            pixels: 1.0,
+            ..Default::default()
+        });
         for (capsules, deformation) in [1, 3].into_iter().flat_map(|c| grids.map(|d| (c, d))) {
             let vs = VarStore::new(Device::Cpu);
             let config = CapsuleGeneratorConfig {
@@ -626,6 +644,7 @@ mod tests {
         let deformation = DeformationBounds {
             grid: 3,
             pixels: 2.0,
+            ..Default::default()
         };
         let bent = CapsuleGeneratorConfig {
             deformation,
@@ -646,6 +665,58 @@ mod tests {
         // Non-zero deformation units do bend the drawing.
         let moved = Tensor::cat(&[&units, &(zeros + 3.0)], 2).view([4, -1]);
         assert!(!draw(&bent, &moved).allclose(&expected, 1e-3, 1e-3, false));
+    }
+
+    #[test]
+    fn a_warming_deformation_starts_rigid_and_ends_whole() {
+        tch::manual_seed(9);
+        let deformation = DeformationBounds {
+            grid: 3,
+            pixels: 2.0,
+            warmup: 0.5,
+        };
+        let warming = CapsuleGeneratorConfig {
+            deformation,
+            ..whole(2)
+        };
+        let bent = CapsuleGeneratorConfig {
+            deformation: DeformationBounds {
+                warmup: 0.0,
+                ..deformation
+            },
+            ..whole(2)
+        };
+        let templates = Tensor::rand([2, 1, 6, 5], (Kind::Float, Device::Cpu));
+        let units = Tensor::cat(
+            &[
+                Tensor::randn([4, 2, 7], (Kind::Float, Device::Cpu)),
+                Tensor::randn([4, 2, deformation.units()], (Kind::Float, Device::Cpu)),
+            ],
+            2,
+        )
+        .view([4, -1]);
+        let draw = |config: &CapsuleGeneratorConfig, units: &Tensor, progress: Option<f64>| {
+            let vs = VarStore::new(Device::Cpu);
+            let mut generator = config.build(&vs.root()).unwrap();
+            generator.set_templates(&templates).unwrap();
+            if let Some(progress) = progress {
+                generator.set_progress(progress);
+            }
+            generator.render_all(units).unwrap()
+        };
+        let whole_bound = draw(&bent, &units, None);
+        let affine_units = units.view([4, 2, -1]).narrow(2, 0, 7).reshape([4, -1]);
+        let rigid = draw(&whole(2), &affine_units, None);
+        let at = |progress| draw(&warming, &units, Some(progress));
+        assert!(at(0.0).allclose(&rigid, 1e-5, 1e-6, false));
+        assert!(!at(0.25).allclose(&whole_bound, 1e-3, 1e-3, false));
+        assert!(!at(0.25).allclose(&rigid, 1e-3, 1e-3, false));
+        assert!(at(0.5).allclose(&whole_bound, 1e-6, 1e-6, false));
+        let never_told = draw(&warming, &units, None);
+        assert!(
+            never_told.allclose(&whole_bound, 1e-6, 1e-6, false),
+            "never told: whole"
+        );
     }
 
     #[test]

@@ -180,6 +180,7 @@ mod tests {
         let deformation = DeformationBounds {
             grid: 3,
             pixels: 1.5,
+            ..Default::default()
         };
         let templates = random(&[2, 5, 5]) * 0.8 + 0.1;
         let poses = PoseBounds::default().affine(
