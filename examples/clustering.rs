@@ -61,11 +61,11 @@ pub(crate) struct Args {
     /// drawing (capsules; 0: none) [preset: 3].
     #[arg(long)]
     deform_grid: Option<i64>,
-    /// The most a control point of that grid moves, in pixels (capsules) [preset: 1.5].
+    /// The most a control point of that grid moves, in pixels (capsules) [preset: 2.5].
     #[arg(long, value_parser = finite_f64)]
     deform_pixels: Option<f64>,
     /// The fraction of training over which that bound grows from 0 (capsules; 0: whole from
-    /// the start) [preset: 0].
+    /// the start) [preset: 0.5].
     #[arg(long, value_parser = finite_f64)]
     deform_warmup: Option<f64>,
     /// Clusters rendered per image and side (top logits, nearest in pixels) to choose one in

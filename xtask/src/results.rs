@@ -127,7 +127,6 @@ pub fn run(only: &[String], runs: &Path, out: &Path) -> Result<()> {
         commit.push_str(" with uncommitted changes");
     }
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mut fresh = BTreeMap::new();
     for headline in chosen {
         let mut rows = Vec::new();
         for &seed in headline.seeds {
@@ -149,8 +148,15 @@ pub fn run(only: &[String], runs: &Path, out: &Path) -> Result<()> {
             rows.push((seed, read_metrics(&dir.join("metrics.json"))?, seconds));
         }
         let run_at = format!("Run at commit `{commit}` on a {cores}-core machine.");
-        fresh.insert(headline.name, table(headline, &run_at, &rows));
+        let section = table(headline, &run_at, &rows);
+        write_page(out, &BTreeMap::from([(headline.name, section)]))?;
     }
+    Ok(())
+}
+
+/// Rewrites the page `out` with the `fresh` sections, keeping the others it holds (written
+/// after each configuration, so that a stopped run keeps the configurations it finished).
+fn write_page(out: &Path, fresh: &BTreeMap<&str, String>) -> Result<()> {
     let existing = match std::fs::read_to_string(out) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -160,7 +166,7 @@ pub fn run(only: &[String], runs: &Path, out: &Path) -> Result<()> {
         std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
     }
     let temporary = out.with_extension("md.tmp");
-    std::fs::write(&temporary, page(&existing, &fresh))
+    std::fs::write(&temporary, page(&existing, fresh))
         .with_context(|| temporary.display().to_string())?;
     std::fs::rename(&temporary, out).with_context(|| out.display().to_string())?;
     eprintln!("wrote {}", out.display());

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
+use super::render::Displacement;
 use crate::GeneratorsError;
 
 /// libtorch's `upsample_bilinear2d` with the corner control points on the corner pixels.
@@ -94,20 +95,24 @@ impl DeformationBounds {
         }
     }
 
-    /// The displacement field of `units` (`[N, 2 · g²]`) on a `height`×`width` canvas, in
-    /// libtorch's normalized canvas coordinates (one pixel is `2 / width` along x and
-    /// `2 / height` along y): `[N, height, width, 2]`, the layout of a sampling grid.
-    pub fn field(&self, units: &Tensor, height: i64, width: i64) -> Tensor {
+    /// The displacement of `units` (`[N, 2 · g²]`) on a `height`×`width` canvas: the control
+    /// points' bounded moves, in normalized canvas coordinates, weighing the bilinear
+    /// interpolation maps of the `g`×`g` grid (see [`Displacement`]).
+    pub fn displacement(&self, units: &Tensor, height: i64, width: i64) -> Displacement {
         let n = units.size()[0];
         let g = self.grid;
+        let options = (units.kind(), units.device());
         let per_axis = Tensor::from_slice(&[2.0 / width as f64, 2.0 / height as f64])
             .to_kind(units.kind())
             .to_device(units.device())
-            .view([1, 2, 1, 1]);
-        let control = units.view([n, 2, g, g]).tanh() * per_axis * self.pixels;
-        control
+            .view([1, 2, 1]);
+        let control = units.view([n, 2, g * g]).tanh() * per_axis * self.pixels;
+        // Interpolating a one-hot control grid gives that control point's map.
+        let basis = Tensor::eye(g * g, options)
+            .view([g * g, 1, g, g])
             .upsample_bilinear2d([height, width], ALIGN_CORNERS, None, None)
-            .permute([0, 2, 3, 1])
+            .view([g * g, height * width]);
+        Displacement { control, basis }
     }
 }
 
@@ -126,7 +131,8 @@ mod tests {
 
     #[test]
     fn zero_units_are_no_displacement() {
-        let field = bounds(3).field(&Tensor::zeros([2, 18], (Kind::Double, Device::Cpu)), 7, 5);
+        let zeros = Tensor::zeros([2, 18], (Kind::Double, Device::Cpu));
+        let field = bounds(3).displacement(&zeros, 7, 5).field(7, 5);
         assert_eq!(field.size(), [2, 7, 5, 2]);
         assert_eq!(field.abs().max().double_value(&[]), 0.0);
     }
@@ -141,7 +147,7 @@ mod tests {
             ],
             1,
         );
-        let field = bounds(3).field(&units, 8, 10);
+        let field = bounds(3).displacement(&units, 8, 10).field(8, 10);
         let (dx, dy) = (field.select(3, 0), field.select(3, 1));
         assert!((dx.double_value(&[0, 0, 0]) - 2.0 * 2.0 / 10.0).abs() < 1e-12);
         assert!((dy.double_value(&[0, 7, 9]) + 2.0 * 2.0 / 8.0).abs() < 1e-12);

@@ -375,11 +375,12 @@ fn render_with(
         .affine(&units.narrow(1, 0, POSE_UNITS), height, width);
     let thickness =
         (config.thickness > 0.0).then(|| units.select(1, POSE_UNITS).tanh() * config.thickness);
-    let field = deformation.enabled().then(|| {
+    let displacement = deformation.enabled().then(|| {
         let start = POSE_UNITS + config.thickness_units();
         let units = units.narrow(1, start, deformation.units());
-        let field = deformation.field(&units, height, width);
-        field.repeat_interleave_self_int(c, 0, None)
+        deformation
+            .displacement(&units, height, width)
+            .repeat_each(c)
     });
     let poses = match default_poses {
         None => global.unsqueeze(1),
@@ -395,7 +396,7 @@ fn render_with(
     };
     let templates = templates.index_select(0, clusters).view([n * c, h, w]);
     let poses = poses.reshape([n * c, 2, 3]);
-    let warped = warp(&templates, &poses, field.as_ref(), height, width);
+    let warped = warp(&templates, &poses, displacement.as_ref(), height, width);
     composite(&warped.view([n, c, height, width]), thickness.as_ref())
 }
 
