@@ -25,7 +25,7 @@ use aecraft_train::run::LOG_FILE;
 use aecraft_train::{
     AutoencoderConfig, AutoencoderModel, Batch, Checkpoint, ClusterAutoencoder,
     ClusterAutoencoderConfig, Evaluation, ImageDataset, Losses, Run, TrainConfig, TrainError,
-    TrainModel, TrainState, Trainer,
+    TrainModel, TrainReport, TrainState, Trainer,
 };
 
 /// Held by every test of this file (see the module docs).
@@ -73,6 +73,22 @@ fn same_weights(a: &VarStore, b: &VarStore) -> bool {
         .all(|((na, ta), (nb, tb))| *na == nb && ta.equal(&tb))
 }
 
+/// A fresh run of `trainer` on `data`, evaluated on `data` too.
+fn fit_evaluated_on_itself(
+    trainer: &Trainer,
+    model: &mut AutoencoderModel,
+    data: &ImageDataset,
+) -> TrainReport {
+    let mut adam = trainer.optimizer(model).unwrap();
+    let eval = Evaluation {
+        name: "train",
+        data,
+    };
+    trainer
+        .fit(model, &mut adam, data, Some(eval), TrainState::default())
+        .unwrap()
+}
+
 #[test]
 fn training_lowers_the_evaluation_loss() {
     let _rng = libtorch_rng();
@@ -80,20 +96,7 @@ fn training_lowers_the_evaluation_loss() {
     let mut model = plain_model(1);
     let trainer = Trainer::new(config(30)).unwrap();
     let before = aecraft_train::evaluate(&model, &data, 64).unwrap()["reconstruction"];
-    let mut adam = trainer.optimizer(&model).unwrap();
-    let eval = Evaluation {
-        name: "train",
-        data: &data,
-    };
-    let report = trainer
-        .fit(
-            &mut model,
-            &mut adam,
-            &data,
-            Some(eval),
-            TrainState::default(),
-        )
-        .unwrap();
+    let report = fit_evaluated_on_itself(&trainer, &mut model, &data);
     let after = report.epochs.last().unwrap().eval["reconstruction"];
     assert_eq!(report.state.epochs_done, 30);
     assert_eq!(report.state.train_images, 30 * 64);
@@ -110,20 +113,7 @@ fn evaluate_every_skips_epochs_but_never_the_last() {
         ..config(5)
     })
     .unwrap();
-    let mut adam = trainer.optimizer(&model).unwrap();
-    let eval = Evaluation {
-        name: "train",
-        data: &data,
-    };
-    let report = trainer
-        .fit(
-            &mut model,
-            &mut adam,
-            &data,
-            Some(eval),
-            TrainState::default(),
-        )
-        .unwrap();
+    let report = fit_evaluated_on_itself(&trainer, &mut model, &data);
     let evaluated: Vec<usize> = report
         .epochs
         .iter()
