@@ -266,8 +266,15 @@ fn table(headline: &Headline, run_at: &str, rows: &[(u64, BTreeMap<String, f64>,
     text
 }
 
+/// A table cell: whole numbers as integers, magnitudes below 0.01 with four significant
+/// digits (`2.270e-4`), others with four decimals; a dash when missing.
 fn cell(value: Option<f64>) -> String {
-    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.4}"))
+    match value {
+        None => "–".to_owned(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) if v != 0.0 && v.abs() < 0.01 => format!("{v:.3e}"),
+        Some(v) => format!("{v:.4}"),
+    }
 }
 
 fn mean(values: &[f64]) -> Option<f64> {
@@ -332,6 +339,15 @@ mod tests {
             new,
             "rewriting keeps the page as it is"
         );
+    }
+
+    #[test]
+    fn cells_keep_small_values_and_whole_numbers_readable() {
+        assert_eq!(cell(Some(25.0)), "25");
+        assert_eq!(cell(Some(0.000227)), "2.270e-4");
+        assert_eq!(cell(Some(0.9678)), "0.9678");
+        assert_eq!(cell(Some(136.5756)), "136.5756");
+        assert_eq!(cell(None), "–");
     }
 
     #[test]
