@@ -23,12 +23,24 @@ pub fn holds_run(dir: &Path) -> bool {
     dir.join(CONFIG_FILE).exists() || dir.join(CHECKPOINT_DIR).exists()
 }
 
-/// Makes `dir` ready for a fresh run. A folder that holds a run is refused (naming
+/// Whether `dir` or one of its subfolders holds a run (the two-model examples keep their
+/// models' runs in subfolders of the output folder).
+fn holds_runs(dir: &Path) -> bool {
+    holds_run(dir)
+        || std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|entry| entry.path().is_dir() && holds_run(&entry.path()))
+        })
+}
+
+/// Makes `dir` ready for a fresh run. A folder that holds a run, itself or in a subfolder,
+/// is refused (naming
 /// `flag`, e.g. `--out`), unless `overwrite`, which first deletes that run's files: its
 /// `config.json`, `config.toml`, `checkpoint/`, `log.jsonl`, `metrics.json`, pictures and
 /// the runs in its subfolders. Other files are left alone.
 pub fn prepare_fresh(dir: &Path, flag: &str, overwrite: bool) -> Result<(), TrainError> {
-    if !holds_run(dir) {
+    if !holds_runs(dir) {
         return Ok(());
     }
     if !overwrite {
@@ -173,5 +185,18 @@ mod tests {
         assert!(!holds_run(dir.path()) && !holds_run(&dir.path().join("plain")));
         assert!(!dir.path().join(LOG_FILE).exists());
         assert!(dir.path().join("notes.txt").exists(), "other files stay");
+    }
+
+    #[test]
+    fn defect_2_runs_in_subfolders_alone_are_refused_unless_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(METRICS_FILE), "{}").unwrap();
+        std::fs::create_dir_all(dir.path().join("surrogate").join(CHECKPOINT_DIR)).unwrap();
+        std::fs::write(dir.path().join("surrogate").join(CONFIG_FILE), "{}").unwrap();
+        let error = prepare_fresh(dir.path(), "--out", false).unwrap_err();
+        assert!(error.to_string().contains("--overwrite"), "{error}");
+        prepare_fresh(dir.path(), "--out", true).unwrap();
+        assert!(!holds_run(&dir.path().join("surrogate")));
+        assert!(!dir.path().join(METRICS_FILE).exists());
     }
 }
