@@ -19,7 +19,7 @@
 
 use clap::Parser;
 
-use aecraft::cli::{finite_f64, run_main, set_if_given, PresetFlags};
+use aecraft::cli::{finite_f64, parse_widths, run_main, set_if_given, PresetFlags};
 use aecraft::cli::{RunArgs, MNIST_CLASSES};
 use aecraft::experiment::{train_and_score, Experiment};
 use aecraft::train::cluster_run::{metrics_table, ClusteringConfig};
@@ -42,6 +42,11 @@ pub(crate) struct Args {
     /// The number of clusters K [preset: 25].
     #[arg(long)]
     clusters: Option<i64>,
+    /// Output channels of conv layers (kernel 4, stride 2) that the encoder runs before its
+    /// hidden layers, e.g. 32,64, or none for an MLP encoder on the flat pixels (mlp,
+    /// capsules) [preset: 32,64 for capsules, none for mlp].
+    #[arg(long)]
+    conv_channels: Option<String>,
     /// Free code units beside the cluster choice (mlp) [preset: 3 for `free`, else 0].
     #[arg(long)]
     free: Option<i64>,
@@ -58,7 +63,7 @@ pub(crate) struct Args {
     #[arg(long)]
     template: Option<i64>,
     /// Control points per side of the bounded displacement grid that bends each cluster's
-    /// drawing (capsules; 0: none) [preset: 3].
+    /// drawing (capsules; 0: none) [preset: 4].
     #[arg(long)]
     deform_grid: Option<i64>,
     /// The most a control point of that grid moves, in pixels (capsules) [preset: 2.5].
@@ -72,8 +77,8 @@ pub(crate) struct Args {
     /// training (capsules; 0 renders all) [preset: 4].
     #[arg(long)]
     candidates: Option<usize>,
-    /// Independent k-means starts, the lowest training inertia kept (constant, gaussian)
-    /// [preset: 3].
+    /// Independent k-means starts, the lowest training inertia kept (constant, gaussian;
+    /// capsules: of the templates' initialization) [preset: 3; capsules 1].
     #[arg(long)]
     restarts: Option<usize>,
     /// Factors per cluster of the Gaussian's covariance (0: diagonal) (gaussian) [preset: 10].
@@ -126,6 +131,12 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
         }
         ClusteringConfig::Autoencoder(config) => {
             set_if_given(&mut config.hidden, args.preset.hidden()?);
+            if let Some(text) = &args.conv_channels {
+                config.conv_channels = match text.as_str() {
+                    "none" => Vec::new(),
+                    widths => parse_widths("--conv-channels", widths)?,
+                };
+            }
             set_if_given(&mut config.free, args.free);
             set_if_given(&mut config.noise_std, args.noise_std);
             set_if_given(&mut config.usage_weight, args.usage_weight);
@@ -136,6 +147,9 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
                 set_if_given(&mut capsules.deformation.grid, args.deform_grid);
                 set_if_given(&mut capsules.deformation.pixels, args.deform_pixels);
                 set_if_given(&mut capsules.deformation.warmup, args.deform_warmup);
+            }
+            if let Some(driver) = &mut config.driver {
+                set_if_given(&mut driver.kmeans_restarts, args.restarts);
             }
             if let Some(choice) = &mut config.by_reconstruction {
                 set_if_given(&mut choice.candidates, args.candidates);
@@ -150,13 +164,18 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
         generator == "capsules",
     );
     for (flag, value, used) in [
-        ("--restarts", given(&args.restarts), !autoencoder),
+        (
+            "--restarts",
+            given(&args.restarts),
+            !autoencoder || capsules,
+        ),
         ("--rank", given(&args.rank), gaussian),
         ("--pca-dims", given(&args.pca_dims), gaussian),
         ("--em-iterations", given(&args.em_iterations), gaussian),
         ("--hidden", given(&args.preset.hidden), autoencoder),
         ("--batch", given(&args.preset.batch), autoencoder),
         ("--lr", given(&args.preset.lr), autoencoder),
+        ("--conv-channels", given(&args.conv_channels), autoencoder),
         ("--free", given(&args.free), mlp),
         ("--noise-std", given(&args.noise_std), mlp),
         ("--usage-weight", given(&args.usage_weight), mlp),

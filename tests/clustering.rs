@@ -36,6 +36,7 @@ fn score(model: &dyn ClusterModel, train: &ImageDataset) -> f64 {
     let metrics = clustering_metrics(
         &model.assign(train).unwrap(),
         &train.label_vec("test").unwrap(),
+        train.images(),
         &test_assignments,
         &test.label_vec("test").unwrap(),
         model.clusters(),

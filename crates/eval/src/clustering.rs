@@ -91,7 +91,30 @@ pub fn one_label_accuracy(
     test_labels: &[usize],
     k: usize,
 ) -> Result<OneLabelReport, EvalError> {
+    one_label_accuracy_picking(
+        (train_assign, train_confidence, train_labels),
+        (test_assign, test_labels),
+        k,
+        1,
+        |_, candidates| candidates[0],
+    )
+}
+
+/// [`one_label_accuracy`] with the revealed member of each cluster chosen by `pick` among
+/// the cluster's `candidates` most confident training members: `pick(cluster, members)`
+/// gets them most confident first (ties in the lowest index's favour) and returns one of
+/// them. `train` is `(assign, confidence, labels)`, `test` is `(assign, labels)`.
+pub fn one_label_accuracy_picking(
+    train: (&[usize], &[f64], &[usize]),
+    test: (&[usize], &[usize]),
+    k: usize,
+    candidates: usize,
+    mut pick: impl FnMut(usize, &[usize]) -> usize,
+) -> Result<OneLabelReport, EvalError> {
+    let (train_assign, train_confidence, train_labels) = train;
+    let (test_assign, test_labels) = test;
     check_positive("k", k)?;
+    check_positive("candidates", candidates)?;
     check_paired("train_assign", train_assign, "train_labels", train_labels)?;
     check_same_length(
         "train_assign",
@@ -109,7 +132,12 @@ pub fn one_label_accuracy(
             "confidences must not be NaN",
         ));
     }
-    let revealed = most_confident_members(train_assign, train_confidence, k);
+    let members = most_confident_members(train_assign, train_confidence, k, candidates);
+    let revealed: Vec<Option<usize>> = members
+        .iter()
+        .enumerate()
+        .map(|(cluster, members)| (!members.is_empty()).then(|| pick(cluster, members)))
+        .collect();
     let cluster_labels: Vec<Option<usize>> = revealed
         .iter()
         .map(|member| member.map(|index| train_labels[index]))
@@ -199,15 +227,24 @@ fn majority_labels(table: &Contingency, k: usize) -> Vec<Option<usize>> {
         .collect()
 }
 
-/// Per cluster, the index of its most confident member (lowest index on ties).
-fn most_confident_members(assign: &[usize], confidence: &[f64], k: usize) -> Vec<Option<usize>> {
-    let mut best: Vec<Option<usize>> = vec![None; k];
+/// Per cluster, the indices of its `top` most confident members, most confident first
+/// (the lower index first on ties).
+fn most_confident_members(
+    assign: &[usize],
+    confidence: &[f64],
+    k: usize,
+    top: usize,
+) -> Vec<Vec<usize>> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (index, &cluster) in assign.iter().enumerate() {
-        if best[cluster].is_none_or(|current| confidence[index] > confidence[current]) {
-            best[cluster] = Some(index);
-        }
+        members[cluster].push(index);
     }
-    best
+    for list in &mut members {
+        // A stable sort keeps equal confidences in index order.
+        list.sort_by(|&a, &b| confidence[b].total_cmp(&confidence[a]));
+        list.truncate(top);
+    }
+    members
 }
 
 /// Fraction of items whose cluster is labeled with their own label.
@@ -520,6 +557,38 @@ mod tests {
         assert_eq!(report.revealed, vec![Some(1), Some(2), None]);
         assert_eq!(report.labels_used, 2);
         assert_eq!(report.accuracy, 0.5);
+    }
+
+    #[test]
+    fn the_pick_chooses_among_the_most_confident_members_in_order() {
+        let train_assign = [0, 0, 0, 0, 1];
+        let train_confidence = [0.1, 0.9, 0.5, 0.9, 0.3];
+        let train_labels = [1, 2, 3, 4, 5];
+        let mut seen = Vec::new();
+        let report = one_label_accuracy_picking(
+            (&train_assign, &train_confidence, &train_labels),
+            (&[0, 1], &[3, 5]),
+            2,
+            3,
+            |cluster, members| {
+                seen.push((cluster, members.to_vec()));
+                *members.last().unwrap()
+            },
+        )
+        .unwrap();
+        // Cluster 0's three most confident: 1 and 3 tie at 0.9 (index order), then 2.
+        assert_eq!(seen, vec![(0, vec![1, 3, 2]), (1, vec![4])]);
+        assert_eq!(report.revealed, vec![Some(2), Some(4)]);
+        assert_eq!(report.accuracy, 1.0);
+        let error = one_label_accuracy_picking(
+            (&train_assign, &train_confidence, &train_labels),
+            (&[0], &[3]),
+            2,
+            0,
+            |_, members| members[0],
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("candidates"), "{error}");
     }
 
     #[test]

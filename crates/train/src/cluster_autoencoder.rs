@@ -37,7 +37,9 @@ use crate::clustering::{save_cluster_pictures, Assignments, ClusterModel};
 use crate::memory::{product, MemoryNeed};
 use crate::model::{Losses, WrapsModel};
 use crate::pictures::{save_image_grid, save_reconstructions};
-use crate::{AutoencoderConfig, AutoencoderModel, EncoderHeadsConfig, TrainError};
+use crate::{
+    AutoencoderConfig, AutoencoderModel, EncoderConfig, EncoderHeadsConfig, EncoderKind, TrainError,
+};
 use aecraft_data::{Batch, ImageDataset};
 
 /// The group of free units beside the cluster choice (MLP generator).
@@ -76,6 +78,10 @@ pub struct ClusterAutoencoderConfig {
     pub input: i64,
     /// The encoder's hidden layers (mirrored in an MLP generator).
     pub hidden: Vec<i64>,
+    /// Output channels of conv layers (kernel 4, stride 2) that the encoder runs on the
+    /// image before its hidden layers; empty: an MLP encoder on the flat pixels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conv_channels: Vec<i64>,
     /// The number of clusters K.
     pub clusters: i64,
     /// Free continuous code units read by an MLP generator beside the choice (0 for none;
@@ -103,6 +109,7 @@ impl Default for ClusterAutoencoderConfig {
         Self {
             input: 784,
             hidden: vec![512, 256],
+            conv_channels: Vec::new(),
             clusters: 25,
             free: 0,
             variant: ClusterVariant::Discrete,
@@ -133,8 +140,9 @@ impl ClusterAutoencoderConfig {
         }
     }
 
-    /// The flagship: `generator.clusters` clusters drawn by the capsule `generator`, an MLP
-    /// encoder 784-512-256 (logits and poses), the cluster chosen by reconstruction among
+    /// The flagship's parts: `generator.clusters` clusters drawn by the capsule `generator`,
+    /// an MLP encoder 784-512-256 (logits and poses; the shipped preset `capsules` runs conv
+    /// layers before it, [`Self::conv_channels`]), the cluster chosen by reconstruction among
     /// `candidates` + `candidates` clusters in training (4 + 4 in the flagship's runs),
     /// templates from k-means (20 Lloyd iterations, k-means++ drawn with `seed`), starved
     /// clusters re-seeded, no usage prior.
@@ -245,12 +253,25 @@ impl ClusterAutoencoderConfig {
         }
         Ok(AutoencoderConfig {
             input: self.input,
-            encoder: MlpConfig::with_hidden(&self.hidden).into(),
+            encoder: self.encoder(),
             encoder_label: None,
             code: CodeLayout(groups),
             transforms,
             generator,
         })
+    }
+
+    /// The encoder: conv layers of `conv_channels` (if any), then the `hidden` layers.
+    fn encoder(&self) -> EncoderConfig {
+        let mlp: EncoderConfig = MlpConfig::with_hidden(&self.hidden).into();
+        if self.conv_channels.is_empty() {
+            return mlp;
+        }
+        EncoderConfig {
+            kind: EncoderKind::Conv,
+            channels: self.conv_channels.clone(),
+            ..mlp
+        }
     }
 
     /// Checks what the pipeline's own validation cannot see, naming the field.
@@ -614,6 +635,27 @@ mod tests {
         let reconstructions = model.model().net().reconstruct(&batch.images).unwrap();
         assert_eq!(reconstructions.size(), vec![10, 36]);
         // The pose head starts at zero: every pose starts at the identity.
+        let code = model.model().net().encode(&batch.images, false).unwrap();
+        assert_eq!(code.get("pose").unwrap().abs().max().double_value(&[]), 0.0);
+    }
+
+    #[test]
+    fn conv_channels_give_the_flagship_a_conv_encoder_whose_poses_start_at_the_identity() {
+        tch::manual_seed(0);
+        let mut config = small_flagship(3);
+        config.conv_channels = vec![4];
+        let encoder = config.pipeline().unwrap().encoder;
+        assert_eq!(
+            (encoder.kind, encoder.channels),
+            (EncoderKind::Conv, vec![4])
+        );
+        let model = ClusterAutoencoder::new(&config, Device::Cpu).unwrap();
+        let names = model.var_store().variables();
+        assert!(names.keys().any(|name| name.contains("conv0")), "{names:?}");
+        let data = noise(10);
+        let batch = data.ordered_batches(10).next().unwrap();
+        let losses = TrainModel::losses(&model, &batch, true).unwrap();
+        assert!(losses.total().double_value(&[]).is_finite());
         let code = model.model().net().encode(&batch.images, false).unwrap();
         assert_eq!(code.get("pose").unwrap().abs().max().double_value(&[]), 0.0);
     }

@@ -33,6 +33,9 @@ pub struct ClusterDriverConfig {
     /// Lloyd iterations of the k-means that initializes the templates (0: no k-means; the
     /// templates keep their initialization).
     pub kmeans_iterations: usize,
+    /// Independent k-means starts (k-means++ seeds from streams of `seed`), the lowest
+    /// training inertia kept; every start's time counts as training time.
+    pub kmeans_restarts: usize,
     /// Seed of the k-means++ draw (the examples pass the run's seed).
     pub seed: u64,
     /// A cluster chosen by fewer than this fraction of an even share (training images / K)
@@ -47,6 +50,7 @@ impl Default for ClusterDriverConfig {
     fn default() -> Self {
         Self {
             kmeans_iterations: 20,
+            kmeans_restarts: 1,
             seed: 0,
             reseed_below: 0.1,
             reseed_noise: 0.05,
@@ -68,6 +72,13 @@ impl ClusterDriverConfig {
                     "must be a finite number at least 0",
                 ));
             }
+        }
+        if self.kmeans_restarts == 0 {
+            return Err(TrainError::invalid(
+                "driver.kmeans_restarts",
+                self.kmeans_restarts,
+                "k-means needs at least 1 start",
+            ));
         }
         Ok(())
     }
@@ -132,8 +143,10 @@ impl ClusterDriver {
         }
         let templates = templates_mut(net)?;
         eprintln!(
-            "initializing {} templates from k-means ({iterations} iterations) on {} images",
+            "initializing {} templates from k-means ({iterations} iterations; starts: {}) on {} \
+             images",
             templates.clusters(),
+            self.config.kmeans_restarts,
             train.len()
         );
         let centroids = kmeans_centroids(
@@ -141,6 +154,7 @@ impl ClusterDriver {
             templates.clusters() as usize,
             iterations,
             self.config.seed,
+            self.config.kmeans_restarts,
         )?;
         Ok(templates.set_prototypes(&centroids)?)
     }

@@ -203,6 +203,7 @@ pub fn score_clusters(
     let scores = clustering_metrics(
         &train_assignments,
         &train_labels,
+        train.images(),
         &eval_assignments,
         &eval_labels,
         model.clusters(),

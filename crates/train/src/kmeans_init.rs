@@ -20,12 +20,15 @@ use crate::TrainError;
 use aecraft_data::SplitMix64;
 
 /// `k` centroids of `images` (`[N, D]`) after at most `iterations` Lloyd steps from plain
-/// k-means++ seeds drawn with `seed`: `[k, D]`. An empty cluster keeps its centroid.
+/// k-means++ seeds drawn with `seed`, the lowest-inertia of `restarts` such starts (the
+/// first start draws from `seed` itself, so one start is the seeding of earlier versions):
+/// `[k, D]`. An empty cluster keeps its centroid.
 pub fn kmeans_centroids(
     images: &Tensor,
     k: usize,
     iterations: usize,
     seed: u64,
+    restarts: usize,
 ) -> Result<Tensor, TrainError> {
     let n = images.size()[0] as usize;
     if k == 0 || n < k {
@@ -36,7 +39,6 @@ pub fn kmeans_centroids(
         ));
     }
     let x = images.to_kind(Kind::Float);
-    let seeds = tch::no_grad(|| plus_plus_seeds(&x, k, seed))?;
     let vs = VarStore::new(x.device());
     let kmeans = KMeansConfig {
         clusters: k as i64,
@@ -44,12 +46,27 @@ pub fn kmeans_centroids(
         ..KMeansConfig::default()
     }
     .build(&vs.root(), x.size()[1])?;
-    if iterations > 0 {
-        kmeans.fit_from(&x, &seeds)?;
-        Ok(kmeans.centroids().detach().copy())
-    } else {
-        Ok(seeds)
+    let mut best: Option<(f64, Tensor)> = None;
+    for start in 0..restarts.max(1) as u64 {
+        let seeds = tch::no_grad(|| plus_plus_seeds(&x, k, start_stream(seed, start)))?;
+        if iterations > 0 {
+            kmeans.fit_from(&x, &seeds)?;
+        } else {
+            kmeans.generator().set_table(&seeds)?;
+        }
+        let inertia = kmeans.inertia(&x)?;
+        if best.as_ref().is_none_or(|(lowest, _)| inertia < *lowest) {
+            best = Some((inertia, kmeans.centroids().detach().copy()));
+        }
     }
+    let (_, centroids) = best.expect("at least one start");
+    Ok(centroids)
+}
+
+/// The seed of start `start`'s k-means++ stream: `seed` itself for the first start, then
+/// steps of the golden-ratio constant apart.
+fn start_stream(seed: u64, start: u64) -> u64 {
+    seed.wrapping_add(start.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// k-means++ (Arthur & Vassilvitskii, 2007): each seed is drawn with probability proportional
@@ -95,7 +112,7 @@ mod tests {
         let noise = Tensor::randn([300, 2], (Kind::Float, Device::Cpu)) * 0.1;
         let labels = Tensor::arange(300, (Kind::Int64, Device::Cpu)).remainder(3);
         let images = centres.index_select(0, &labels) + noise;
-        let found = kmeans_centroids(&images, 3, 10, 7).unwrap();
+        let found = kmeans_centroids(&images, 3, 10, 7, 1).unwrap();
         for c in 0..3 {
             let distances = (&found - centres.get(c).unsqueeze(0))
                 .square()
@@ -108,8 +125,33 @@ mod tests {
     }
 
     #[test]
+    fn more_starts_keep_the_lowest_inertia_and_the_first_start_is_the_single_one() {
+        tch::manual_seed(0);
+        let images = Tensor::rand([200, 5], (Kind::Float, Device::Cpu));
+        let inertia = |centroids: &Tensor| -> f64 {
+            squared_distances(&images, centroids)
+                .unwrap()
+                .min_dim(1, false)
+                .0
+                .sum(Kind::Double)
+                .double_value(&[])
+        };
+        let single = kmeans_centroids(&images, 6, 10, 3, 1).unwrap();
+        let starts: Vec<f64> = (0..4u64)
+            .map(|start| {
+                inertia(&kmeans_centroids(&images, 6, 10, start_stream(3, start), 1).unwrap())
+            })
+            .collect();
+        let best = kmeans_centroids(&images, 6, 10, 3, 4).unwrap();
+        let lowest = starts.iter().cloned().fold(f64::MAX, f64::min);
+        assert!((inertia(&best) - lowest).abs() < 1e-9, "{starts:?}");
+        assert!((inertia(&single) - starts[0]).abs() < 1e-9);
+        assert!(starts.iter().any(|&s| s != starts[0]), "the starts differ");
+    }
+
+    #[test]
     fn too_many_clusters_is_an_error() {
         let images = Tensor::zeros([2, 4], (Kind::Float, Device::Cpu));
-        assert!(kmeans_centroids(&images, 3, 1, 0).is_err());
+        assert!(kmeans_centroids(&images, 3, 1, 0, 1).is_err());
     }
 }
