@@ -30,6 +30,7 @@ use aecraft_eval::clustering::{
     ari, cluster_sizes, clusters_used, hungarian_accuracy, majority_accuracy, nmi,
     one_label_accuracy_picking,
 };
+use aecraft_generators::constant::cluster_sums;
 
 /// How many of a cluster's most confident training members the revealed one is chosen
 /// among (see the module docs).
@@ -149,26 +150,26 @@ pub fn clustering_metrics(
 
 /// The mean image of each cluster's members, `[K, D]` (zeros for an empty cluster).
 fn cluster_means(clusters: &[usize], images: &Tensor, k: usize) -> Result<Tensor, TrainError> {
-    let index: Vec<i64> = clusters.iter().map(|&c| c as i64).collect();
-    let index = Tensor::from_slice(&index).to_device(images.device());
     let images = images.to_kind(Kind::Float);
-    let d = images.size()[1];
-    let options = (Kind::Float, images.device());
-    let sums = Tensor::zeros([k as i64, d], options).f_index_add(0, &index, &images)?;
-    let ones = Tensor::ones([index.size()[0]], options);
-    let counts = Tensor::zeros([k as i64], options).f_index_add(0, &index, &ones)?;
+    let members = index_tensor(clusters, images.device()).one_hot(k as i64);
+    let (sums, counts) = cluster_sums(&members, &images)?;
     Ok(sums / counts.clamp_min(1.0).unsqueeze(1))
 }
 
 /// The member of `members` (indices into `images`, `[N, D]`) nearest to `mean` (`[D]`) by
 /// squared distance; the earlier one on ties.
 fn nearest_member(images: &Tensor, mean: &Tensor, members: &[usize]) -> usize {
-    let index: Vec<i64> = members.iter().map(|&m| m as i64).collect();
-    let index = Tensor::from_slice(&index).to_device(images.device());
+    let index = index_tensor(members, images.device());
     let distances = (images.index_select(0, &index).to_kind(Kind::Float) - mean.unsqueeze(0))
         .square()
         .sum_dim_intlist(1, false, Kind::Float);
     members[distances.argmin(0, false).int64_value(&[]) as usize]
+}
+
+/// `indices` as an int64 tensor on `device`.
+fn index_tensor(indices: &[usize], device: Device) -> Tensor {
+    let indices: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    Tensor::from_slice(&indices).to_device(device)
 }
 
 /// Writes `clusters.png` (a row per cluster: its prototype, then its `members` most confident
