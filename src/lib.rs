@@ -38,6 +38,7 @@ pub use aecraft_tensor as tensor;
 pub use aecraft_train as train;
 
 pub mod cli;
+pub mod clustering_flags;
 pub mod experiment;
 pub mod trained;
 
