@@ -182,6 +182,17 @@ fn defect_4_zero_test_images_is_one_line_error() {
         let error = run(example, &flags(example, &out, &data, &extra)).unwrap_err();
         assert_refused(example, &error, &["--test-images"], &out);
     }
+    let (_dir, data, out) = temp();
+    let extra = [
+        "--size",
+        "16",
+        "--train-images",
+        "40",
+        "--models",
+        "no_dropout,beta_vea",
+    ];
+    let error = run("independent", &flags("independent", &out, &data, &extra)).unwrap_err();
+    assert_refused("independent", &error, &["--models", "beta_vea"], &out);
 }
 
 #[test]

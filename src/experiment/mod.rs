@@ -158,16 +158,20 @@ kind_accessors! {
 
 impl Experiment {
     /// Sets every input width of the model to images of `height` × `width` (the capsule
-    /// generator's canvas and a conv encoder's image size too), and records the size in
-    /// `data`.
+    /// generator's canvas and a conv encoder's or conv generator's image size too), and
+    /// records the size in `data`.
     pub fn fit_to_images(&mut self, height: i64, width: i64) {
         self.data = ImageSize { height, width };
         let pixels = height * width;
         let fit = |config: &mut AutoencoderConfig| {
             config.input = pixels;
             config.encoder.set_image_size(height, width);
-            if let GeneratorConfig::Capsules(capsules) = &mut config.generator {
-                (capsules.canvas_height, capsules.canvas_width) = (height, width);
+            match &mut config.generator {
+                GeneratorConfig::Capsules(capsules) => {
+                    (capsules.canvas_height, capsules.canvas_width) = (height, width);
+                }
+                GeneratorConfig::Conv(conv) => (conv.height, conv.width) = (height, width),
+                _ => {}
             }
         };
         match &mut self.model {

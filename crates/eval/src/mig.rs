@@ -21,6 +21,9 @@ pub struct MigReport {
     /// Per factor, `(largest − second largest MI) / H(factor)`; `None` for a constant factor
     /// (zero entropy), which is left out of the mean.
     pub per_factor: Vec<Option<f64>>,
+    /// Per factor, `MI(code_j; factor) / H(factor)` of every code dimension `j` (which
+    /// dimensions hold the factor); empty for a constant factor.
+    pub informations: Vec<Vec<f64>>,
 }
 
 /// Assigns each value to one of `bins` equal-width bins between the minimum and the maximum
@@ -86,12 +89,10 @@ pub fn mig(
     let code_columns = (0..dims)
         .map(|dim| discretize(&column(codes, dims, dim), bins))
         .collect::<Result<Vec<_>, _>>()?;
-    let per_factor: Vec<Option<f64>> = (0..num_factors)
-        .map(|factor| {
-            let values = column(factors, num_factors, factor);
-            normalized_gap(&code_columns, &values)
-        })
+    let informations: Vec<Vec<f64>> = (0..num_factors)
+        .map(|factor| normalized_informations(&code_columns, &column(factors, num_factors, factor)))
         .collect();
+    let per_factor: Vec<Option<f64>> = informations.iter().map(|i| gap(i)).collect();
     let gaps: Vec<f64> = per_factor.iter().flatten().copied().collect();
     if gaps.is_empty() {
         return Err(EvalError::invalid(
@@ -103,23 +104,29 @@ pub fn mig(
     Ok(MigReport {
         mig: gaps.iter().sum::<f64>() / gaps.len() as f64,
         per_factor,
+        informations,
     })
 }
 
-/// `(largest − second largest MI(code_j; factor)) / H(factor)`, or `None` if `H(factor) = 0`.
-fn normalized_gap(code_columns: &[Vec<usize>], factor: &[usize]) -> Option<f64> {
+/// `MI(code_j; factor) / H(factor)` for every code column `j`; empty if `H(factor) = 0`.
+fn normalized_informations(code_columns: &[Vec<usize>], factor: &[usize]) -> Vec<f64> {
     let factor_entropy = entropy(factor);
     if factor_entropy <= 0.0 {
-        return None;
+        return Vec::new();
     }
-    let mut informations: Vec<f64> = code_columns
+    code_columns
         .iter()
-        .map(|code| Contingency::new(code, factor).mutual_information())
-        .collect();
-    informations.sort_unstable_by(|a, b| b.total_cmp(a));
-    let largest = informations[0];
-    let second = informations.get(1).copied().unwrap_or(0.0);
-    Some((largest - second) / factor_entropy)
+        .map(|code| Contingency::new(code, factor).mutual_information() / factor_entropy)
+        .collect()
+}
+
+/// The largest normalized information minus the second largest (0 when there is one), or
+/// `None` for a constant factor (no informations).
+fn gap(informations: &[f64]) -> Option<f64> {
+    let mut sorted = informations.to_vec();
+    sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+    let largest = *sorted.first()?;
+    Some(largest - sorted.get(1).copied().unwrap_or(0.0))
 }
 
 /// Column `index` of a row-major matrix with `width` columns.
@@ -232,6 +239,16 @@ mod tests {
             (report.per_factor[1].unwrap() - gap_b).abs() < TOLERANCE,
             "{report:?}"
         );
+        // Each unit's share of each factor's entropy: a is held by u0 whole and by u1 half.
+        assert_eq!(report.informations.len(), 2);
+        let a = &report.informations[0];
+        assert!(
+            (a[0] - 1.0).abs() < TOLERANCE
+                && (a[1] - 0.5).abs() < TOLERANCE
+                && a[2].abs() < TOLERANCE,
+            "{a:?}"
+        );
+        assert!((report.informations[1][2] - gap_b).abs() < TOLERANCE);
         let closed_form = 1.0 - 0.375 * 3f64.log2();
         assert!((report.mig - closed_form).abs() < TOLERANCE, "{report:?}");
         assert!((report.mig - 0.405_639).abs() < 1e-6);

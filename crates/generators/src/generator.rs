@@ -6,8 +6,8 @@ use tch::{nn, Tensor};
 use aecraft_codes::{Code, GroupWidths};
 
 use crate::{
-    CapsuleGeneratorConfig, ClusterTemplates, ConstantGeneratorConfig, GeneratorsError,
-    MlpGeneratorConfig, SurrogateConfig,
+    CapsuleGeneratorConfig, ClusterTemplates, ConstantGeneratorConfig, ConvGeneratorConfig,
+    GeneratorsError, MlpGeneratorConfig, SurrogateConfig,
 };
 
 /// What a generator's output means, which decides how reconstruction is scored.
@@ -126,6 +126,8 @@ macro_rules! builtin_generators {
 builtin_generators! {
     /// A fully learned MLP.
     Mlp(MlpGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
+    /// A fully learned convolutional generator: an MLP, then transposed convolutions.
+    Conv(ConvGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
     /// One learned constant per cluster, selected by a one-hot cluster code.
     Constant(ConstantGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
     /// Computer graphics: per-cluster templates warped by bounded affine poses.

@@ -25,6 +25,8 @@
 //! ```
 //!
 //! - [`mlp`]: a fully learned MLP generator.
+//! - [`conv`]: a fully learned convolutional generator (an MLP to a small grid of feature
+//!   maps, then transposed convolutions up to the image).
 //! - [`constant`]: one learned constant per cluster (k-means' generator).
 //! - [`kmeans`]: k-means as an autoencoder (nearest-centroid encoder, constant generator).
 //! - [`mixture`]: a Gaussian per cluster with low-rank-plus-diagonal covariance (EM).
@@ -43,6 +45,7 @@
 
 pub mod capsules;
 pub mod constant;
+pub mod conv;
 pub mod generator;
 pub mod kmeans;
 pub mod mixture;
@@ -56,6 +59,7 @@ mod error;
 
 pub use capsules::{CapsuleGenerator, CapsuleGeneratorConfig};
 pub use constant::{ConstantGenerator, ConstantGeneratorConfig};
+pub use conv::{ConvGenerator, ConvGeneratorConfig};
 pub use error::GeneratorsError;
 pub use generator::{Generator, GeneratorConfig, OutputKind};
 pub use kmeans::{KMeans, KMeansConfig, KMeansInit, KMeansReport};

@@ -19,7 +19,8 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn apply(self, x: &tch::Tensor) -> tch::Tensor {
+    /// The nonlinearity applied elementwise to `x`.
+    pub fn apply(self, x: &tch::Tensor) -> tch::Tensor {
         match self {
             Self::Relu => x.relu(),
             Self::Elu => x.elu(),

@@ -131,6 +131,18 @@ impl AutoencoderConfig {
                 generator.push(LayerWidth::of("input", self.input));
                 need.add_layers(&generator);
             }
+            GeneratorConfig::Conv(conv) => {
+                let input = self.group_width(widths, conv.inputs.iter().map(String::as_str));
+                let mut generator = vec![input];
+                generator.extend(hidden("generator.mlp.hidden", &conv.mlp.hidden));
+                let grid = conv.sizes(self.input).map_or(1, |(_, (h, w))| h * w);
+                let first = conv.channels.first().copied().unwrap_or(1);
+                generator.push(LayerWidth::of(
+                    "generator.channels",
+                    first.saturating_mul(grid),
+                ));
+                need.add_layers(&generator);
+            }
             GeneratorConfig::Constant(constant) => {
                 let table = self.group_width(widths, std::iter::once(constant.input.as_str()));
                 let floats = product(&[table.width, self.input]);

@@ -10,11 +10,14 @@ use aecraft_generators::GeneratorConfig;
 use crate::{AutoencoderConfig, TrainError};
 
 impl AutoencoderConfig {
-    /// Sets the encoder's hidden widths and, for an MLP generator, the mirrored ones.
+    /// Sets the encoder's hidden widths and, for an MLP or conv generator, the mirrored ones.
     pub fn set_hidden(&mut self, hidden: &[i64]) {
         self.encoder.hidden = hidden.to_vec();
-        if let GeneratorConfig::Mlp(generator) = &mut self.generator {
-            generator.mlp.hidden = hidden.iter().rev().copied().collect();
+        let reversed = hidden.iter().rev().copied().collect();
+        match &mut self.generator {
+            GeneratorConfig::Mlp(generator) => generator.mlp.hidden = reversed,
+            GeneratorConfig::Conv(generator) => generator.mlp.hidden = reversed,
+            _ => {}
         }
     }
 

@@ -10,9 +10,7 @@ use tch::Tensor;
 use aecraft_codes::CodeLayout;
 use aecraft_tensor::mlp::Activation;
 
-use crate::encoder::{
-    activate, Encoder, EncoderConfig, EncoderHeadsConfig, EncoderLabelConfig, MlpEncoder,
-};
+use crate::encoder::{Encoder, EncoderConfig, EncoderHeadsConfig, EncoderLabelConfig, MlpEncoder};
 use crate::TrainError;
 
 /// Conv layers, then an [`MlpEncoder`] on their flattened features.
@@ -83,7 +81,7 @@ impl ConvEncoder {
         }
         let mut x = images.f_reshape([-1, 1, self.height, self.width])?;
         for conv in &self.convs {
-            x = activate(self.activation, &conv.forward(&x));
+            x = self.activation.apply(&conv.forward(&x));
         }
         Ok(x.f_flatten(1, -1)?)
     }

@@ -475,7 +475,7 @@ impl MlpEncoder {
     /// The raw code of `inputs` (pixels, plus the one-hot label if any).
     fn forward(&self, inputs: &Tensor) -> Result<Tensor, TrainError> {
         let features = match &self.trunk {
-            Some(trunk) => activate(self.activation, &trunk.forward(inputs)),
+            Some(trunk) => self.activation.apply(&trunk.forward(inputs)),
             None => inputs.shallow_clone(),
         };
         match &self.heads[..] {
@@ -501,15 +501,6 @@ impl MlpEncoder {
                     "the range must lie within one output layer",
                 )
             })
-    }
-}
-
-/// `activation` applied to `x`, as between the layers of an [`Mlp`].
-pub(crate) fn activate(activation: Activation, x: &Tensor) -> Tensor {
-    match activation {
-        Activation::Relu => x.relu(),
-        Activation::Elu => x.elu(),
-        Activation::Tanh => x.tanh(),
     }
 }
 

@@ -51,6 +51,12 @@ pub struct IndependentConfig {
     /// The β of the β-TCVAE (a VAE whose total correlation is weighted β, so
     /// [`TotalCorrelationConfig::weight`] is `β − 1`); 0 leaves the β-TCVAE out.
     pub beta_tc: f64,
+    /// The β-TCVAE's weight `γ` of the rest of the KL (index-code information and
+    /// dimension-wise KL; 1 in Chen et al.'s β-TCVAE): the Gaussian transform's
+    /// `kl_weight`, with the total correlation then weighted `β − γ` on top, so that it
+    /// weighs β in all. Below 1 it leaves each unit's marginal freer to differ from the
+    /// Gaussian prior, and so a rotation of the code easier to tell from the axes.
+    pub tc_kl_weight: f64,
 }
 
 impl IndependentConfig {
@@ -79,6 +85,17 @@ impl IndependentConfig {
                 "must be >= 1 (0 leaves the beta-TCVAE out)",
             ));
         }
+        if self.beta_tc > 0.0
+            && !(self.tc_kl_weight.is_finite()
+                && self.tc_kl_weight > 0.0
+                && self.tc_kl_weight <= self.beta_tc)
+        {
+            return Err(TrainError::invalid(
+                "tc_kl_weight",
+                self.tc_kl_weight,
+                "must be in (0, beta_tc]",
+            ));
+        }
         let without_dropout = self.pipeline(GroupSpec::new("z", self.code), Vec::new());
         let dropout = TransformConfig::Dropout(CodeDropoutConfig {
             input: "z".into(),
@@ -101,15 +118,34 @@ impl IndependentConfig {
         }
         if self.beta_tc > 0.0 {
             let total_correlation = TransformConfig::TotalCorrelation(TotalCorrelationConfig {
-                weight: self.beta_tc - 1.0,
+                weight: self.beta_tc - self.tc_kl_weight,
                 ..Default::default()
             });
-            let transforms = vec![gaussian(1.0), total_correlation];
+            let transforms = vec![gaussian(self.tc_kl_weight), total_correlation];
             models.push(("beta_tcvae", self.pipeline(gauss(), transforms)));
         }
         for (_, model) in &models {
             model.validate()?;
         }
+        Ok(models)
+    }
+
+    /// The pipelines of [`IndependentConfig::models`] named in `only`, in their order (all
+    /// when `only` is empty); an unknown name is an error naming `models`.
+    pub fn models_named(
+        &self,
+        only: &[String],
+    ) -> Result<Vec<(&'static str, AutoencoderConfig)>, TrainError> {
+        let mut models = self.models()?;
+        let names: Vec<&str> = models.iter().map(|(name, _)| *name).collect();
+        if let Some(unknown) = only.iter().find(|name| !names.contains(&name.as_str())) {
+            return Err(TrainError::invalid(
+                "models",
+                unknown,
+                format!("this configuration trains {names:?}"),
+            ));
+        }
+        models.retain(|(name, _)| only.is_empty() || only.iter().any(|o| o == name));
         Ok(models)
     }
 
@@ -125,23 +161,24 @@ impl IndependentConfig {
         }
     }
 
-    /// Trains and scores every pipeline of [`IndependentConfig::models`] in turn
-    /// ([`train_and_score`]), each in the sub-folder of `out` named after it, with `train`
-    /// settings on the images of `sprites` (`data`: training and test images; `truth`: the
-    /// test images' factors).
+    /// Trains and scores the pipelines of [`IndependentConfig::models`] named in `only` (all
+    /// when it is empty) in turn ([`train_and_score`]), each in the sub-folder of `out` named
+    /// after it, with `train` settings on the images of `sprites` (`data`: training and test
+    /// images; `truth`: the test images' factors).
     pub fn train_and_score_each(
         &self,
         out: &Path,
+        only: &[String],
         (sprites, train): (&SpritesConfig, &TrainConfig),
         data: (&ImageDataset, &ImageDataset),
         truth: &FactorTruth,
     ) -> Result<Vec<(&'static str, Scored)>, TrainError> {
-        let models = self.models()?;
+        let models = self.models_named(only)?;
+        let names: Vec<&str> = models.iter().map(|(name, _)| *name).collect();
         eprintln!(
-            "training {} autoencoders ({} code units; code dropout {} and none) on {} sprites of {}×{}",
-            models.len(),
+            "training {} ({} code units) on {} sprites of {}×{}",
+            names.join(", "),
             self.code,
-            self.code_dropout,
             data.0.len(),
             sprites.size,
             sprites.size
@@ -183,10 +220,24 @@ impl FactorTruth {
 
     /// The per-factor gaps of `report` by factor name.
     pub fn per_factor(&self, report: &MigReport) -> serde_json::Map<String, serde_json::Value> {
+        self.by_name(&report.per_factor)
+    }
+
+    /// Each code unit's share of each factor's entropy ([`MigReport::informations`]), by
+    /// factor name: which units hold the factor.
+    pub fn informations(&self, report: &MigReport) -> serde_json::Map<String, serde_json::Value> {
+        self.by_name(&report.informations)
+    }
+
+    /// One value per factor, keyed by the factor's name.
+    fn by_name<T: serde::Serialize>(
+        &self,
+        values: &[T],
+    ) -> serde_json::Map<String, serde_json::Value> {
         self.names
             .iter()
-            .zip(&report.per_factor)
-            .map(|(name, gap)| (name.to_string(), serde_json::json!(gap)))
+            .zip(values)
+            .map(|(name, value)| (name.to_string(), serde_json::json!(value)))
             .collect()
     }
 }
@@ -268,6 +319,7 @@ mod tests {
             code_dropout: 0.2,
             beta,
             beta_tc,
+            tc_kl_weight: 1.0,
         }
     }
 
@@ -296,6 +348,25 @@ mod tests {
         assert!(config(-1.0, 0.0).models().is_err());
         let error = config(0.0, 0.5).models().unwrap_err().to_string();
         assert!(error.contains("beta_tc"), "{error}");
+        let mut freer = config(0.0, 6.0);
+        freer.tc_kl_weight = 0.5;
+        let models = freer.models().unwrap();
+        let weights: Vec<f64> = models[2]
+            .1
+            .transforms
+            .iter()
+            .map(|t| match t {
+                TransformConfig::Gaussian(g) => g.kl_weight,
+                TransformConfig::TotalCorrelation(tc) => tc.weight,
+                _ => f64::NAN,
+            })
+            .collect();
+        assert_eq!(weights, [0.5, 5.5], "KL γ, then TC β − γ");
+        for bad in [0.0, 7.0, f64::NAN] {
+            freer.tc_kl_weight = bad;
+            let error = freer.models().unwrap_err().to_string();
+            assert!(error.contains("tc_kl_weight"), "{error}");
+        }
     }
 
     #[test]
@@ -327,7 +398,7 @@ mod tests {
         };
         let data = (&images, &images);
         let all = config(0.0, 0.0)
-            .train_and_score_each(dir.path(), (&sprites, &train), data, &truth)
+            .train_and_score_each(dir.path(), &[], (&sprites, &train), data, &truth)
             .unwrap();
         assert_eq!(all.len(), 2);
         let (name, scored) = &all[0];
@@ -337,8 +408,35 @@ mod tests {
         for folder in ["dropout", "no_dropout"] {
             assert!(dir.path().join(folder).join("config.json").is_file());
         }
+        let only = ["no_dropout".to_owned()];
+        let one = config(0.0, 0.0)
+            .train_and_score_each(
+                &dir.path().join("one"),
+                &only,
+                (&sprites, &train),
+                data,
+                &truth,
+            )
+            .unwrap();
+        assert_eq!(
+            one.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            ["no_dropout"]
+        );
+        assert!(!dir.path().join("one").join("dropout").exists());
+        let unknown = ["beta_vae".to_owned()];
+        let err = config(0.0, 0.0)
+            .train_and_score_each(dir.path(), &unknown, (&sprites, &train), data, &truth)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("models") && err.contains("beta_vae"), "{err}");
         let per_factor = truth.per_factor(&scored.mig);
         assert_eq!(per_factor.len(), 5);
         assert!(per_factor.contains_key("rotation"));
+        let informations = truth.informations(&scored.mig);
+        assert_eq!(
+            informations["x"].as_array().unwrap().len(),
+            3,
+            "one per code unit"
+        );
     }
 }
