@@ -239,13 +239,16 @@ mod tests {
             (report.per_factor[1].unwrap() - gap_b).abs() < TOLERANCE,
             "{report:?}"
         );
-        // Each unit's share of each factor's entropy: a is held by u0 whole and by u1 half.
+        // Each unit's share of each factor's entropy: u0 holds a whole, u1 half, and u2
+        // (which is 1 only when a < 2) holds I(u2; a) = H(¼) − ½·ln 2 = 3/2·ln 2 − ¾·ln 3,
+        // over ln 4: ¾ − ⅜·log₂ 3.
         assert_eq!(report.informations.len(), 2);
         let a = &report.informations[0];
+        let u2 = 0.75 - 0.375 * 3f64.log2();
         assert!(
             (a[0] - 1.0).abs() < TOLERANCE
                 && (a[1] - 0.5).abs() < TOLERANCE
-                && a[2].abs() < TOLERANCE,
+                && (a[2] - u2).abs() < TOLERANCE,
             "{a:?}"
         );
         assert!((report.informations[1][2] - gap_b).abs() < TOLERANCE);

@@ -18,6 +18,9 @@ use crate::{Generator, GeneratorsError, OutputKind};
 /// Kernel of every transposed convolution.
 const KERNEL: i64 = 4;
 
+/// An image or grid size, `(height, width)`.
+type Size = (i64, i64);
+
 /// Configuration of a [`ConvGenerator`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -52,7 +55,7 @@ impl Default for ConvGeneratorConfig {
 impl ConvGeneratorConfig {
     /// The image size `(height, width)` of `output` pixels and the MLP's grid `(height,
     /// width)`, checking every field (named `conv.…`).
-    pub fn sizes(&self, output: i64) -> Result<((i64, i64), (i64, i64)), GeneratorsError> {
+    pub fn sizes(&self, output: i64) -> Result<(Size, Size), GeneratorsError> {
         self.mlp.validate("conv.mlp")?;
         let channels = format!("{:?}", self.channels);
         if self.channels.is_empty() {
@@ -244,7 +247,7 @@ mod tests {
         .unwrap();
         let mut code = code(3);
         let first = generator.generate(&code, false).unwrap();
-        let mut z = code.get("z").unwrap().copy();
+        let z = code.get("z").unwrap().copy();
         let _ = z.get(2).fill_(7.0);
         code.insert("z", z);
         let second = generator.generate(&code, false).unwrap();
