@@ -8,7 +8,7 @@
 //! (`plain_probe_accuracy`). `examples/ignoring_tradeoff.rs` draws a sweep's trade-off.
 //!
 //! ```text
-//! cargo run --release --example ignoring -- --out runs/ignoring --method both [--code-size 16]
+//! cargo run --release --example ignoring -- --out runs/ignoring --method both [--code-size 10]
 //! ```
 //!
 //! It trains the shipped preset `configs/ignoring.toml` (what `aecraft train --preset
@@ -38,7 +38,7 @@ pub(crate) struct Args {
     /// How the code ignores the label [preset: both].
     #[arg(long, value_enum)]
     method: Option<Method>,
-    /// Code units [preset: 16].
+    /// Code units [preset: 10].
     #[arg(long)]
     code_size: Option<i64>,
     /// Weight of the adversary's cross-entropy [preset: 1].
@@ -49,7 +49,7 @@ pub(crate) struct Args {
     /// confusion].
     #[arg(long, value_enum)]
     objective: Option<EncoderObjective>,
-    /// Weight of the encoder's term against the adversary [preset: 100].
+    /// Weight of the encoder's term against the adversary [preset: 20].
     #[arg(long, value_parser = finite_f64)]
     encoder_weight: Option<f64>,
     /// Make the code Gaussian (a conditional VAE when the generator also gets the label);
