@@ -143,35 +143,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         "epochs": train_config.epochs,
         "seed": args.run.seed,
     });
-    // `mig`, `mig_per_factor`, `mig_informations`, `test_reconstruction_bce`,
-    // `test_reconstruction_mse` and `train_seconds` of each model, suffixed by its name but
-    // for the code-dropout autoencoder's.
-    for (name, model) in &scored {
-        let suffix = match *name {
-            "dropout" => String::new(),
-            name => format!("_{name}"),
-        };
-        let values = [
-            ("mig", serde_json::json!(model.mig.mig)),
-            (
-                "mig_per_factor",
-                serde_json::json!(truth.per_factor(&model.mig)),
-            ),
-            (
-                "mig_informations",
-                serde_json::json!(truth.informations(&model.mig)),
-            ),
-            ("test_reconstruction_bce", serde_json::json!(model.test_bce)),
-            ("test_reconstruction_bce", serde_json::json!(model.test_bce)),
-            (
-                "test_reconstruction_mse",
-                serde_json::json!(model.test_reconstruction_mse),
-            ),
-            ("train_seconds", serde_json::json!(model.train_seconds)),
-        ];
-        for (key, value) in values {
-            metrics[format!("{key}{suffix}")] = value;
-        }
+    if let serde_json::Value::Object(map) = &mut metrics {
+        map.extend(truth.metrics_of(&scored));
     }
     atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
     if let Some((_, dropout)) = scored.iter().find(|(name, _)| *name == "dropout") {

@@ -118,13 +118,6 @@ impl ConvGeneratorConfig {
         widths: &GroupWidths,
         output: i64,
     ) -> Result<ConvGenerator, GeneratorsError> {
-        if self.inputs.is_empty() {
-            return Err(GeneratorsError::config(
-                "conv.inputs",
-                "[]",
-                "name at least one code group",
-            ));
-        }
         let input = input_width(widths, &self.inputs, "conv")?;
         let (_, grid) = self.sizes(output)?;
         let features = self.channels[0] * grid.0 * grid.1;

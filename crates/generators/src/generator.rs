@@ -136,12 +136,19 @@ builtin_generators! {
     Surrogate(SurrogateConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
 }
 
-/// The summed width of the groups `names`, or an error naming a missing one.
+/// The summed width of the groups `names`, or an error naming a missing one (or none named).
 pub(crate) fn input_width(
     widths: &GroupWidths,
     names: &[String],
     generator: &str,
 ) -> Result<i64, GeneratorsError> {
+    if names.is_empty() {
+        return Err(GeneratorsError::config(
+            &format!("{generator}.inputs"),
+            "[]",
+            "name at least one code group",
+        ));
+    }
     names
         .iter()
         .map(|name| {

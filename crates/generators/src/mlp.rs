@@ -47,13 +47,6 @@ impl MlpGeneratorConfig {
         widths: &GroupWidths,
         output: i64,
     ) -> Result<MlpGenerator, GeneratorsError> {
-        if self.inputs.is_empty() {
-            return Err(GeneratorsError::config(
-                "mlp.inputs",
-                "[]",
-                "name at least one code group",
-            ));
-        }
         let input = input_width(widths, &self.inputs, "mlp")?;
         Ok(MlpGenerator {
             inputs: self.inputs.clone(),

@@ -229,6 +229,37 @@ impl FactorTruth {
         self.by_name(&report.informations)
     }
 
+    /// The metrics of each model of `scored`: `mig`, `mig_per_factor`, `mig_informations`,
+    /// `test_reconstruction_bce`, `test_reconstruction_mse` and `train_seconds`, each key
+    /// suffixed by `_<name>` but for the code-dropout autoencoder's (`dropout`).
+    pub fn metrics_of(
+        &self,
+        scored: &[(&str, Scored)],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut metrics = serde_json::Map::new();
+        for (name, model) in scored {
+            let suffix = match *name {
+                "dropout" => String::new(),
+                name => format!("_{name}"),
+            };
+            let values = [
+                ("mig", serde_json::json!(model.mig.mig)),
+                ("mig_per_factor", self.per_factor(&model.mig).into()),
+                ("mig_informations", self.informations(&model.mig).into()),
+                ("test_reconstruction_bce", serde_json::json!(model.test_bce)),
+                (
+                    "test_reconstruction_mse",
+                    serde_json::json!(model.test_reconstruction_mse),
+                ),
+                ("train_seconds", serde_json::json!(model.train_seconds)),
+            ];
+            for (key, value) in values {
+                metrics.insert(format!("{key}{suffix}"), value);
+            }
+        }
+        metrics
+    }
+
     /// One value per factor, keyed by the factor's name.
     fn by_name<T: serde::Serialize>(
         &self,
@@ -432,6 +463,13 @@ mod tests {
         let per_factor = truth.per_factor(&scored.mig);
         assert_eq!(per_factor.len(), 5);
         assert!(per_factor.contains_key("rotation"));
+        let metrics = truth.metrics_of(&all);
+        assert!(metrics.contains_key("mig") && metrics.contains_key("mig_no_dropout"));
+        assert!(metrics.contains_key("test_reconstruction_bce_no_dropout"));
+        assert!(
+            !metrics.contains_key("mig_dropout"),
+            "no suffix for the dropout model"
+        );
         let informations = truth.informations(&scored.mig);
         assert_eq!(
             informations["x"].as_array().unwrap().len(),
