@@ -193,6 +193,17 @@ fn defect_4_zero_test_images_is_one_line_error() {
     ];
     let error = run("independent", &flags("independent", &out, &data, &extra)).unwrap_err();
     assert_refused("independent", &error, &["--models", "beta_vea"], &out);
+    let knobs: [(&[&str], &[&str]); 2] = [
+        (&["--prior-shape", "0.5"], &["--prior-shape", "prior_shape"]),
+        (&["--generator-channels", "16,0"], &["--generator-channels"]),
+    ];
+    for (knob, names) in knobs {
+        let (_dir, data, out) = temp();
+        let mut extra = vec!["--size", "16", "--train-images", "40"];
+        extra.extend(knob);
+        let error = run("independent", &flags("independent", &out, &data, &extra)).unwrap_err();
+        assert_refused("independent", &error, names, &out);
+    }
 }
 
 #[test]

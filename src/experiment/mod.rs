@@ -171,6 +171,9 @@ impl Experiment {
                     (capsules.canvas_height, capsules.canvas_width) = (height, width);
                 }
                 GeneratorConfig::Conv(conv) => (conv.height, conv.width) = (height, width),
+                GeneratorConfig::Broadcast(broadcast) => {
+                    (broadcast.height, broadcast.width) = (height, width)
+                }
                 _ => {}
             }
         };

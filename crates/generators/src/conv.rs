@@ -12,7 +12,7 @@ use tch::Tensor;
 use aecraft_codes::{Code, GroupWidths};
 use aecraft_tensor::{Activation, Mlp, MlpConfig};
 
-use crate::generator::input_width;
+use crate::generator::{check_channels, image_size, input_width};
 use crate::{Generator, GeneratorsError, OutputKind};
 
 /// Kernel of every transposed convolution.
@@ -57,44 +57,9 @@ impl ConvGeneratorConfig {
     /// width)`, checking every field (named `conv.…`).
     pub fn sizes(&self, output: i64) -> Result<(Size, Size), GeneratorsError> {
         self.mlp.validate("conv.mlp")?;
+        check_channels(&self.channels, "conv")?;
         let channels = format!("{:?}", self.channels);
-        if self.channels.is_empty() {
-            return Err(GeneratorsError::config(
-                "conv.channels",
-                channels,
-                "name at least one feature map's channels",
-            ));
-        }
-        if self.channels.iter().any(|&c| c < 1) {
-            return Err(GeneratorsError::config(
-                "conv.channels",
-                channels,
-                "every feature map needs at least 1 channel",
-            ));
-        }
-        let (height, width) = match (self.height, self.width) {
-            (0, 0) => {
-                let side = (output as f64).sqrt().round() as i64;
-                if side * side != output {
-                    return Err(GeneratorsError::config(
-                        "conv.height",
-                        0,
-                        &format!(
-                            "{output} pixels are not a square image; set conv.height and conv.width"
-                        ),
-                    ));
-                }
-                (side, side)
-            }
-            (height, width) if height < 1 || width < 1 || height * width != output => {
-                return Err(GeneratorsError::config(
-                    "conv.height",
-                    format!("{height}×{width}"),
-                    &format!("the image has {output} pixels"),
-                ))
-            }
-            size => size,
-        };
+        let (height, width) = image_size((self.height, self.width), output, "conv")?;
         let scale = 1_i64 << self.channels.len().min(30);
         if height % scale != 0 || width % scale != 0 {
             return Err(GeneratorsError::config(
@@ -185,21 +150,11 @@ impl Generator for ConvGenerator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{nn::VarStore, Device, Kind};
-
-    fn widths() -> GroupWidths {
-        GroupWidths::from([("z".to_owned(), 3), ("side".to_owned(), 2)])
-    }
-
-    fn code(batch: i64) -> Code {
-        let mut code = Code::new();
-        code.insert("z", Tensor::randn([batch, 3], (Kind::Float, Device::Cpu)));
-        code.insert(
-            "side",
-            Tensor::randn([batch, 2], (Kind::Float, Device::Cpu)),
-        );
-        code
-    }
+    use crate::test_support::{
+        assert_each_image_is_drawn_from_its_own_code, bar_drawing_losses, two_group_widths,
+        two_groups,
+    };
+    use tch::{nn::VarStore, Device};
 
     #[test]
     fn draws_square_and_oblong_images_of_the_output_width() {
@@ -211,9 +166,11 @@ mod tests {
             ..Default::default()
         };
         let vs = VarStore::new(Device::Cpu);
-        let generator = config.build(&vs.root(), &widths(), 32 * 32).unwrap();
+        let generator = config
+            .build(&vs.root(), &two_group_widths(), 32 * 32)
+            .unwrap();
         assert_eq!(
-            generator.generate(&code(5), true).unwrap().size(),
+            generator.generate(&two_groups(5), true).unwrap().size(),
             [5, 1024]
         );
         // 32 → grid 8×8 of 4 channels, then 4 → 2 → 1 channels.
@@ -223,8 +180,11 @@ mod tests {
         assert_eq!(variables["deconv1.weight"].size(), [2, 1, 4, 4]);
         (config.height, config.width) = (8, 12);
         let vs = VarStore::new(Device::Cpu);
-        let generator = config.build(&vs.root(), &widths(), 96).unwrap();
-        assert_eq!(generator.generate(&code(2), false).unwrap().size(), [2, 96]);
+        let generator = config.build(&vs.root(), &two_group_widths(), 96).unwrap();
+        assert_eq!(
+            generator.generate(&two_groups(2), false).unwrap().size(),
+            [2, 96]
+        );
     }
 
     #[test]
@@ -236,58 +196,23 @@ mod tests {
             mlp: MlpConfig::with_hidden(&[]),
             ..Default::default()
         }
-        .build(&vs.root(), &widths(), 16)
+        .build(&vs.root(), &two_group_widths(), 16)
         .unwrap();
-        let mut code = code(3);
-        let first = generator.generate(&code, false).unwrap();
-        let z = code.get("z").unwrap().copy();
-        let _ = z.get(2).fill_(7.0);
-        code.insert("z", z);
-        let second = generator.generate(&code, false).unwrap();
-        assert!(first
-            .narrow(0, 0, 2)
-            .allclose(&second.narrow(0, 0, 2), 0.0, 0.0, false));
-        assert!(!first.get(2).allclose(&second.get(2), 1e-6, 1e-6, false));
+        assert_each_image_is_drawn_from_its_own_code(&generator);
     }
 
     #[test]
     fn a_conv_generator_learns_to_draw_a_bar_at_the_coded_position() {
         tch::manual_seed(2);
-        // 8×8 images of a vertical bar at column c, coded as c / 7.
-        let columns = Tensor::arange(8, (Kind::Int64, Device::Cpu));
-        let images = columns
-            .one_hot(8)
-            .to_kind(Kind::Float)
-            .unsqueeze(1)
-            .expand([8, 8, 8], false)
-            .reshape([8, 64]);
-        let mut code = Code::new();
-        code.insert("z", (columns.to_kind(Kind::Float) / 7.0).unsqueeze(1));
-        let vs = VarStore::new(Device::Cpu);
-        let generator = ConvGeneratorConfig {
-            channels: vec![16, 8],
-            mlp: MlpConfig::with_hidden(&[32]),
-            ..Default::default()
-        }
-        .build(&vs.root(), &GroupWidths::from([("z".to_owned(), 1)]), 64)
-        .unwrap();
-        let mut opt = nn::OptimizerConfig::build(nn::Adam::default(), &vs, 1e-2).unwrap();
-        let loss = |generator: &ConvGenerator| {
-            generator
-                .generate(&code, true)
-                .unwrap()
-                .binary_cross_entropy_with_logits::<Tensor>(
-                    &images,
-                    None,
-                    None,
-                    tch::Reduction::Mean,
-                )
-        };
-        let before = loss(&generator).double_value(&[]);
-        for _ in 0..300 {
-            opt.backward_step(&loss(&generator));
-        }
-        let after = loss(&generator).double_value(&[]);
+        let (before, after) = bar_drawing_losses(|path, widths| {
+            ConvGeneratorConfig {
+                channels: vec![16, 8],
+                mlp: MlpConfig::with_hidden(&[32]),
+                ..Default::default()
+            }
+            .build(path, widths, 64)
+            .unwrap()
+        });
         assert!(after < 0.1 * before, "{before} → {after}");
     }
 
@@ -296,7 +221,7 @@ mod tests {
         let error = |config: ConvGeneratorConfig, output: i64| {
             let vs = VarStore::new(Device::Cpu);
             config
-                .build(&vs.root(), &widths(), output)
+                .build(&vs.root(), &two_group_widths(), output)
                 .unwrap_err()
                 .to_string()
         };

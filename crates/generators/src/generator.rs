@@ -6,8 +6,8 @@ use tch::{nn, Tensor};
 use aecraft_codes::{Code, GroupWidths};
 
 use crate::{
-    CapsuleGeneratorConfig, ClusterTemplates, ConstantGeneratorConfig, ConvGeneratorConfig,
-    GeneratorsError, MlpGeneratorConfig, SurrogateConfig,
+    BroadcastGeneratorConfig, CapsuleGeneratorConfig, ClusterTemplates, ConstantGeneratorConfig,
+    ConvGeneratorConfig, GeneratorsError, MlpGeneratorConfig, SurrogateConfig,
 };
 
 /// What a generator's output means, which decides how reconstruction is scored.
@@ -128,6 +128,9 @@ builtin_generators! {
     Mlp(MlpGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
     /// A fully learned convolutional generator: an MLP, then transposed convolutions.
     Conv(ConvGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
+    /// A spatial broadcast generator: the code at every pixel next to its coordinates, then
+    /// stride-1 convolutions.
+    Broadcast(BroadcastGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
     /// One learned constant per cluster, selected by a one-hot cluster code.
     Constant(ConstantGeneratorConfig) => |c, path, widths, output| Box::new(c.build(path, widths, output)?),
     /// Computer graphics: per-cluster templates warped by bounded affine poses.
@@ -164,4 +167,54 @@ pub(crate) fn input_width(
             })
         })
         .sum()
+}
+
+/// The image size `(height, width)` of a generator of `output` pixels whose config sets
+/// `size` (`(0, 0)`: a square image), or an error naming `<generator>.height`.
+pub(crate) fn image_size(
+    size: (i64, i64),
+    output: i64,
+    generator: &str,
+) -> Result<(i64, i64), GeneratorsError> {
+    let key = format!("{generator}.height");
+    match size {
+        (0, 0) => {
+            let side = (output as f64).sqrt().round() as i64;
+            if side * side != output {
+                return Err(GeneratorsError::config(
+                    &key,
+                    0,
+                    &format!(
+                        "{output} pixels are not a square image; set {generator}.height and {generator}.width"
+                    ),
+                ));
+            }
+            Ok((side, side))
+        }
+        (height, width) if height < 1 || width < 1 || height * width != output => {
+            Err(GeneratorsError::config(
+                &key,
+                format!("{height}×{width}"),
+                &format!("the image has {output} pixels"),
+            ))
+        }
+        size => Ok(size),
+    }
+}
+
+/// Refuses an empty list of feature-map channels, or one below 1, naming
+/// `<generator>.channels`.
+pub(crate) fn check_channels(channels: &[i64], generator: &str) -> Result<(), GeneratorsError> {
+    let reason = if channels.is_empty() {
+        "name at least one feature map's channels"
+    } else if channels.iter().any(|&c| c < 1) {
+        "every feature map needs at least 1 channel"
+    } else {
+        return Ok(());
+    };
+    Err(GeneratorsError::config(
+        &format!("{generator}.channels"),
+        format!("{channels:?}"),
+        reason,
+    ))
 }

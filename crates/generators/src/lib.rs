@@ -43,6 +43,7 @@
 //! Sibling crates: `aecraft-tensor` and `aecraft-codes` (below), `aecraft-train` (the loop,
 //! above), and the `aecraft` umbrella.
 
+pub mod broadcast;
 pub mod capsules;
 pub mod constant;
 pub mod conv;
@@ -56,7 +57,10 @@ pub mod templates;
 pub mod translation;
 
 mod error;
+#[cfg(test)]
+mod test_support;
 
+pub use broadcast::{BroadcastGenerator, BroadcastGeneratorConfig};
 pub use capsules::{CapsuleGenerator, CapsuleGeneratorConfig};
 pub use constant::{ConstantGenerator, ConstantGeneratorConfig};
 pub use conv::{ConvGenerator, ConvGeneratorConfig};

@@ -143,6 +143,15 @@ impl AutoencoderConfig {
                 ));
                 need.add_layers(&generator);
             }
+            GeneratorConfig::Broadcast(broadcast) => {
+                let input = self.group_width(widths, broadcast.inputs.iter().map(String::as_str));
+                let first = broadcast.channels.first().copied().unwrap_or(1);
+                need.add_layers(&[input, LayerWidth::of("generator.channels", first)]);
+                for pair in broadcast.channels.windows(2) {
+                    let weights = product(&[pair[0], pair[1], 3, 3]);
+                    need.add_weights("generator.channels", pair[1], weights);
+                }
+            }
             GeneratorConfig::Constant(constant) => {
                 let table = self.group_width(widths, std::iter::once(constant.input.as_str()));
                 let floats = product(&[table.width, self.input]);

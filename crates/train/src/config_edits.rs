@@ -1,5 +1,6 @@
 //! Edits of an [`AutoencoderConfig`], as the examples' flags make them to a shipped config
-//! (`configs/*.toml`): the hidden widths, the code's size, a Gaussian code made
+//! (`configs/*.toml`): the hidden widths, a conv or broadcast generator's channels, the code's
+//! size, a Gaussian code made
 //! deterministic, and the configs of its transforms by type.
 
 use std::any::Any;
@@ -19,6 +20,27 @@ impl AutoencoderConfig {
             GeneratorConfig::Conv(generator) => generator.mlp.hidden = reversed,
             _ => {}
         }
+    }
+
+    /// Sets the feature-map channels of a conv or broadcast generator; any other generator
+    /// is an error naming `key` (the flag).
+    pub fn set_generator_channels(
+        &mut self,
+        channels: &[i64],
+        key: &str,
+    ) -> Result<(), TrainError> {
+        match &mut self.generator {
+            GeneratorConfig::Conv(generator) => generator.channels = channels.to_vec(),
+            GeneratorConfig::Broadcast(generator) => generator.channels = channels.to_vec(),
+            _ => {
+                return Err(TrainError::invalid(
+                    key,
+                    format!("{channels:?}"),
+                    "only a conv or broadcast generator has feature-map channels",
+                ))
+            }
+        }
+        Ok(())
     }
 
     /// Every transform config of type `T` (e.g. every `BinarizeConfig`), to edit.
@@ -91,6 +113,26 @@ mod tests {
         assert_eq!(config, AutoencoderConfig::vae(&[64, 32], 8));
         let err = config.set_code_units("--code", "bits", 8).unwrap_err();
         assert!(err.to_string().contains("--code"), "{err}");
+    }
+
+    #[test]
+    fn generator_channels_edit_a_conv_or_broadcast_generator_only() {
+        let mut config = AutoencoderConfig::plain(&[64], 8);
+        let err = config.set_generator_channels(&[8], "--gc").unwrap_err();
+        assert!(err.to_string().contains("--gc"), "{err}");
+        for generator in [
+            GeneratorConfig::Conv(Default::default()),
+            GeneratorConfig::Broadcast(Default::default()),
+        ] {
+            config.generator = generator;
+            config.set_generator_channels(&[16, 8], "--gc").unwrap();
+            let channels = match &config.generator {
+                GeneratorConfig::Conv(conv) => &conv.channels,
+                GeneratorConfig::Broadcast(broadcast) => &broadcast.channels,
+                _ => unreachable!(),
+            };
+            assert_eq!(channels, &[16, 8]);
+        }
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct IndependentConfig {
     /// weighs β in all. Below 1 it leaves each unit's marginal freer to differ from the
     /// Gaussian prior, and so a rotation of the code easier to tell from the axes.
     pub tc_kl_weight: f64,
+    /// Shape of the β-VAE's and β-TCVAE's factorized prior
+    /// ([`aecraft_codes::GeneralizedNormal`]): 2 is N(0, I), which a turned code matches as
+    /// well as the axes; above 2 a lighter-tailed prior that does not.
+    pub prior_shape: f64,
 }
 
 impl IndependentConfig {
@@ -106,6 +110,7 @@ impl IndependentConfig {
         let gaussian = |kl_weight| {
             TransformConfig::Gaussian(GaussianSamplerConfig {
                 kl_weight,
+                prior_shape: self.prior_shape,
                 ..Default::default()
             })
         };
@@ -351,6 +356,7 @@ mod tests {
             beta,
             beta_tc,
             tc_kl_weight: 1.0,
+            prior_shape: 2.0,
         }
     }
 
