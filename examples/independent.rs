@@ -55,7 +55,7 @@ pub(crate) struct Args {
     /// Code units [preset: 10].
     #[arg(long)]
     code: Option<i64>,
-    /// The generator's feature-map channels, e.g. 32,32 [preset: the preset generator's].
+    /// The generator's feature-map channels, e.g. 32,32 [preset: 16,16].
     #[arg(long)]
     generator_channels: Option<String>,
     /// Equal-width bins for the code units and the continuous factors in MIG.
