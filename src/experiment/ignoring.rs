@@ -150,7 +150,7 @@ pub fn save_tradeoff(path: &Path, runs: &[PathBuf]) -> Result<Vec<TradeoffPoint>
     save_line_chart(
         path,
         &LineChart {
-            title: "Ignoring autoencoder: post-hoc probe against reconstruction",
+            title: "Ignoring: post-hoc probe against reconstruction",
             x_label: &format!("reconstruction cross-entropy on the {split} images (nats)"),
             y_label: "post-hoc MLP probe accuracy",
             points: &coordinates,
