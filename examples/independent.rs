@@ -23,7 +23,6 @@ use anyhow::Context;
 use clap::Parser;
 
 use aecraft::cli::{finite_f64, parse_widths, run_main, PresetFlags, RunArgs, SpritesChoice};
-use aecraft::codes::CodeDropoutConfig;
 use aecraft::data::sprites::SpriteLabels;
 use aecraft::train::atomic;
 use aecraft::train::generated::save_traversals;
@@ -100,8 +99,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let side = args.size as i64;
     let mut preset = args.run.preset("independent", (side, side))?;
     let preset = preset.autoencoder_mut()?;
-    let preset_dropout = preset.model.transforms_mut::<CodeDropoutConfig>().next();
-    let preset_dropout = preset_dropout.map_or(0.0, |dropout| dropout.rate);
     if let Some(hidden) = args.preset.hidden()? {
         preset.model.set_hidden(&hidden);
     }
@@ -111,16 +108,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             .model
             .set_generator_channels(&channels, "--generator-channels")?;
     }
+    let from_preset = IndependentConfig::from_preset(&preset.model);
     let config = IndependentConfig {
         input: side * side,
-        code: args.code.unwrap_or(preset.model.code.total_width()),
-        encoder: preset.model.encoder.clone(),
-        generator: preset.model.generator.clone(),
-        code_dropout: args.code_dropout.unwrap_or(preset_dropout),
+        code: args.code.unwrap_or(from_preset.code),
+        code_dropout: args.code_dropout.unwrap_or(from_preset.code_dropout),
         beta: args.beta,
         beta_tc: args.beta_tc,
         tc_kl_weight: args.tc_kl_weight,
         prior_shape: args.prior_shape,
+        ..from_preset
     };
     config
         .models()
@@ -143,25 +140,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let data = (&train, &test);
     let scored =
         config.train_and_score_each(&args.run.out, &args.models, settings, data, &truth)?;
-    let mut metrics = serde_json::json!({
-        "beta": args.beta,
-        "beta_tc": args.beta_tc,
-        "tc_kl_weight": args.tc_kl_weight,
-        "prior_shape": args.prior_shape,
-        "code_dropout": config.code_dropout,
-        "code_units": config.code,
-        "encoder": config.encoder.kind,
-        "mig_images": test.len(),
-        "evaluated_on": sprites.eval_name,
-        "mig_bins": args.bins,
-        "size": args.size,
-        "train_images": train.len(),
-        "epochs": train_config.epochs,
-        "seed": args.run.seed,
-    });
-    if let serde_json::Value::Object(map) = &mut metrics {
-        map.extend(truth.metrics_of(&scored));
-    }
+    let mut metrics = config.settings_metrics();
+    let data_settings = [
+        ("mig_images", serde_json::json!(test.len())),
+        ("evaluated_on", serde_json::json!(sprites.eval_name)),
+        ("mig_bins", serde_json::json!(args.bins)),
+        ("size", serde_json::json!(args.size)),
+        ("train_images", serde_json::json!(train.len())),
+        ("epochs", serde_json::json!(train_config.epochs)),
+        ("seed", serde_json::json!(args.run.seed)),
+    ];
+    metrics.extend(data_settings.map(|(key, value)| (key.to_owned(), value)));
+    metrics.extend(truth.metrics_of(&scored));
     atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
     if let Some((_, dropout)) = scored.iter().find(|(name, _)| *name == "dropout") {
         let path = args.run.out_path("traversals.png");

@@ -64,6 +64,48 @@ pub struct IndependentConfig {
 }
 
 impl IndependentConfig {
+    /// The comparison as a shipped autoencoder `model` sets it up: its input, encoder,
+    /// generator, code width and code-dropout rate (0 when it has no [`CodeDropoutConfig`]),
+    /// with both references left out (`beta` and `beta_tc` 0, `tc_kl_weight` 1, the prior
+    /// N(0, I)); callers set those with struct-update syntax.
+    pub fn from_preset(model: &AutoencoderConfig) -> Self {
+        let code_dropout = model
+            .transforms
+            .iter()
+            .find_map(|transform| match transform {
+                TransformConfig::Dropout(dropout) => Some(dropout.rate),
+                _ => None,
+            });
+        Self {
+            input: model.input,
+            code: model.code.total_width(),
+            encoder: model.encoder.clone(),
+            generator: model.generator.clone(),
+            code_dropout: code_dropout.unwrap_or(0.0),
+            beta: 0.0,
+            beta_tc: 0.0,
+            tc_kl_weight: 1.0,
+            prior_shape: 2.0,
+        }
+    }
+
+    /// The settings `metrics.json` records next to the scores.
+    pub fn settings_metrics(&self) -> serde_json::Map<String, serde_json::Value> {
+        let settings = [
+            ("beta", serde_json::json!(self.beta)),
+            ("beta_tc", serde_json::json!(self.beta_tc)),
+            ("tc_kl_weight", serde_json::json!(self.tc_kl_weight)),
+            ("prior_shape", serde_json::json!(self.prior_shape)),
+            ("code_dropout", serde_json::json!(self.code_dropout)),
+            ("code_units", serde_json::json!(self.code)),
+            ("encoder", serde_json::json!(self.encoder.kind)),
+        ];
+        settings
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect()
+    }
+
     /// The pipelines by name (their sub-folders): `dropout` (code dropout), `no_dropout`
     /// (the same without it), when `beta > 0` `beta_vae`, and when `beta_tc > 0`
     /// `beta_tcvae`. Validated.
@@ -358,6 +400,29 @@ mod tests {
             tc_kl_weight: 1.0,
             prior_shape: 2.0,
         }
+    }
+
+    #[test]
+    fn a_preset_gives_its_networks_code_and_dropout_rate_and_no_references() {
+        let mut preset = config(0.0, 0.0).pipeline(GroupSpec::new("z", 3), Vec::new());
+        preset.transforms = vec![TransformConfig::Dropout(CodeDropoutConfig {
+            input: "z".into(),
+            rate: 0.3,
+        })];
+        let from = IndependentConfig::from_preset(&preset);
+        assert_eq!(
+            from,
+            IndependentConfig {
+                code_dropout: 0.3,
+                ..config(0.0, 0.0)
+            }
+        );
+        assert_eq!(from.models().unwrap().len(), 2);
+        preset.transforms.clear();
+        assert_eq!(IndependentConfig::from_preset(&preset).code_dropout, 0.0);
+        let settings = from.settings_metrics();
+        assert_eq!(settings["code_dropout"], 0.3);
+        assert_eq!(settings["code_units"], 3);
     }
 
     #[test]
