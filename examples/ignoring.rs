@@ -1,7 +1,8 @@
 //! The ignoring autoencoder: a code that leaves out the digit class (the methods and parts:
 //! [`aecraft::train::ignoring`]; `docs/toolbox.md` has the validation runs behind the
 //! defaults). The encoder reads the image only (`--conditional-encoder` lets it read the
-//! label too). After training, the judge, an MLP probe (256-256) trained to convergence on
+//! label too; `--label-guess true` lets it read its own guess of the label, made from the
+//! image). After training, the judge, an MLP probe (256-256) trained to convergence on
 //! the frozen training codes, predicts the label from the test codes
 //! (`posthoc_probe_accuracy`); a linear probe does too (`probe_accuracy`), and on a plain
 //! autoencoder with the same code size and training budget, trained in the same run
@@ -67,6 +68,14 @@ pub(crate) struct Args {
     /// [preset: 5].
     #[arg(long)]
     adversary_steps: Option<usize>,
+    /// Adversaries in the ensemble, each initialized apart; the encoder confuses their mean
+    /// [preset: 1].
+    #[arg(long)]
+    adversaries: Option<usize>,
+    /// Re-initialize one adversary, in turn, every this many training batches; 0 never does
+    /// [preset: 0].
+    #[arg(long)]
+    adversary_reset_every: Option<usize>,
     /// Hidden widths of the adversary, or `linear` for a multinomial logistic regression
     /// [preset: 256,256].
     #[arg(long)]
@@ -80,10 +89,20 @@ pub(crate) struct Args {
     /// variance; 0 leaves it out [preset: 1000].
     #[arg(long, value_parser = finite_f64)]
     class_means_weight: Option<f64>,
-    /// Let the encoder read the one-hot label next to the image (a conditional encoder);
-    /// the preset's encoder is label-blind.
+    /// Weight of the class-MMD penalty on the same groups: each class's code distribution
+    /// against the batch's, under Gaussian kernels (what any classifier could read, not only
+    /// the means); 0 leaves it out [preset: 0].
+    #[arg(long, value_parser = finite_f64)]
+    class_mmd_weight: Option<f64>,
+    /// Let the encoder read the one-hot label next to the image (a conditional encoder), in
+    /// place of its own guess of it; the preset's encoder is label-blind.
     #[arg(long)]
     conditional_encoder: bool,
+    /// Let the encoder guess the label from the image (an MLP classifier, 256 hidden units,
+    /// trained on the labels by a `label_guess` cross-entropy) and read its guess next to the
+    /// image: a conditional encoder that needs only the image [preset: true].
+    #[arg(long, action = clap::ArgAction::Set)]
+    label_guess: Option<bool>,
 }
 
 const CLASSES: i64 = 10;
@@ -114,9 +133,13 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
     set_if_given(&mut knobs.variational, args.variational);
     set_if_given(&mut knobs.kl_weight, args.kl_weight);
     if args.conditional_encoder {
+        // The label in place of the guess, unless both are asked for (refused).
         knobs.conditional_encoder = true;
+        knobs.label_guess = false;
     }
+    set_if_given(&mut knobs.label_guess, args.label_guess);
     set_if_given(&mut knobs.class_means_weight, args.class_means_weight);
+    set_if_given(&mut knobs.class_mmd_weight, args.class_mmd_weight);
     set_if_given(&mut knobs.adversary_input, args.adversary_input);
     let adversary = &mut knobs.adversary;
     set_if_given(&mut adversary.weight, args.adversary_weight);
@@ -124,6 +147,8 @@ fn edit(args: &Args, experiment: &mut Experiment) -> Result<(), TrainError> {
     set_if_given(&mut adversary.encoder_weight, args.encoder_weight);
     set_if_given(&mut adversary.lr, args.adversary_lr);
     set_if_given(&mut adversary.steps, args.adversary_steps);
+    set_if_given(&mut adversary.members, args.adversaries);
+    set_if_given(&mut adversary.reset_every, args.adversary_reset_every);
     match args.adversary_hidden.as_deref() {
         Some("linear") => adversary.mlp = MlpConfig::with_hidden(&[]),
         Some(widths) => {

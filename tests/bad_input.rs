@@ -207,6 +207,20 @@ fn defect_4_zero_test_images_is_one_line_error() {
 }
 
 #[test]
+fn ignoring_knobs_that_cannot_hold_are_refused_by_their_key() {
+    let (_dir, data, out) = temp();
+    write_data(&data, (20, 10), 16, None);
+    let extra = ["--hidden", "16", "--code-size", "4", "--adversaries", "0"];
+    let error = run("ignoring", &flags("ignoring", &out, &data, &extra)).unwrap_err();
+    assert_refused(
+        "ignoring",
+        &error,
+        &["adversary.members", "at least 1"],
+        &out,
+    );
+}
+
+#[test]
 fn defect_4_no_training_images_left_is_one_line_error() {
     let (_dir, data, out) = temp();
     write_data(&data, (0, 10), 16, None);

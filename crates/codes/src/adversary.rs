@@ -22,6 +22,19 @@
 //!   minimizes. That goal is unbounded: on MNIST the encoder learned to make the adversary
 //!   confidently wrong, with a code that still told the classes apart to a fresh probe and
 //!   reconstructed badly (see `docs/toolbox.md`), which is why confusion is the default.
+//!
+//! One adversary can be beaten without removing the information: the encoder moves the class
+//! to where that one classifier is not looking, and a fresh probe trained after training finds
+//! it there. Two options make the encoder face more than one classifier:
+//!
+//! - **an ensemble** ([`AdversaryConfig::members`]): that many adversaries, initialized apart
+//!   and each trained on its own cross-entropy; the encoder's term is their mean, so the code
+//!   must confuse all of them at once;
+//! - **re-initialization** ([`AdversaryConfig::reset_every`]): every so many training batches
+//!   one member (in turn) starts again from fresh weights and learns the current code from
+//!   scratch, as a post-hoc probe does. The step count lives in the adversary's `VarStore`,
+//!   so a resumed run keeps the schedule. The member's optimizer state is kept: its Adam
+//!   moments fade within a few hundred steps.
 
 use std::cell::RefCell;
 
@@ -80,6 +93,11 @@ pub struct AdversaryConfig {
     /// gradients of the shared backward pass, the others refitting it on the same batch's
     /// detached code.
     pub steps: usize,
+    /// Adversaries in the ensemble (at least 1), each with its own initialization and its
+    /// own cross-entropy; the encoder's term is their mean.
+    pub members: usize,
+    /// Re-initialize one member, in turn, every this many training batches; 0 never does.
+    pub reset_every: usize,
 }
 
 impl Default for AdversaryConfig {
@@ -95,6 +113,8 @@ impl Default for AdversaryConfig {
             encoder_weight: 1.0,
             lr: 1e-3,
             steps: 1,
+            members: 1,
+            reset_every: 0,
         }
     }
 }
@@ -121,12 +141,13 @@ impl AdversaryConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(CodesError::config("adversary.lr", self.lr, "must be > 0"));
         }
-        if self.steps == 0 {
-            return Err(CodesError::config(
-                "adversary.steps",
-                self.steps,
-                "must be at least 1",
-            ));
+        for (field, value) in [
+            ("adversary.steps", self.steps),
+            ("adversary.members", self.members),
+        ] {
+            if value == 0 {
+                return Err(CodesError::config(field, value, "must be at least 1"));
+            }
         }
         self.mlp.validate("adversary.mlp")?;
         Ok(())
@@ -146,25 +167,47 @@ impl AdversaryConfig {
             .sum()
     }
 
-    /// Builds the adversary in its own `VarStore` on `device`; `widths` are the code's group
-    /// widths where it runs.
+    /// Builds the adversary (its [`AdversaryConfig::members`], and with
+    /// [`AdversaryConfig::reset_every`] the training-batch count) in its own `VarStore` on
+    /// `device`; `widths` are the code's group widths where it runs.
     pub fn build(
         &self,
         device: tch::Device,
         widths: &GroupWidths,
     ) -> Result<Adversary, CodesError> {
         let vs = VarStore::new(device);
-        let net = self.mlp.build(
-            &(vs.root() / "adversary"),
-            self.input_width(widths)?,
-            self.classes,
-        )?;
+        let input = self.input_width(widths)?;
+        let members = (0..self.members)
+            .map(|member| self.build_member(&vs, member, input))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batches = (self.reset_every > 0).then(|| vs.root().zeros_no_train(BATCH_COUNT, &[]));
         Ok(Adversary {
             config: self.clone(),
             vs,
-            net,
+            members,
+            input,
+            batches,
             last_batch: RefCell::new(None),
         })
+    }
+
+    /// Member `member`'s MLP, under `adversary` (the first, as a single adversary always
+    /// was) or `adversary_<member>`.
+    fn build_member(&self, vs: &VarStore, member: usize, input: i64) -> Result<Mlp, CodesError> {
+        Ok(self
+            .mlp
+            .build(&(vs.root() / member_path(member)), input, self.classes)?)
+    }
+}
+
+/// The name of the training-batch count in the adversary's `VarStore`.
+const BATCH_COUNT: &str = "batches_seen";
+
+/// The `VarStore` path of ensemble member `member`.
+fn member_path(member: usize) -> String {
+    match member {
+        0 => "adversary".to_owned(),
+        _ => format!("adversary_{member}"),
     }
 }
 
@@ -173,16 +216,64 @@ impl AdversaryConfig {
 pub struct Adversary {
     config: AdversaryConfig,
     vs: VarStore,
-    net: Mlp,
+    /// The ensemble, one MLP per member.
+    members: Vec<Mlp>,
+    /// The width of what the members read.
+    input: i64,
+    /// Training batches seen, a scalar float variable (with `reset_every` only).
+    batches: Option<Tensor>,
     /// The detached features and labels of the last training batch, for refitting.
     last_batch: RefCell<Option<(Tensor, Tensor)>>,
 }
 
 impl Adversary {
-    /// The adversary's logits `[B, classes]` for codes `[B, width]` (without reversal).
-    pub fn logits(&self, codes: &Tensor) -> Tensor {
-        self.net.forward(codes)
+    /// Each member's logits `[B, classes]` for codes `[B, width]` (without reversal).
+    pub fn logits(&self, codes: &Tensor) -> Vec<Tensor> {
+        self.members.iter().map(|net| net.forward(codes)).collect()
     }
+
+    /// Counts a training batch and, every `reset_every` batches, re-initializes the next
+    /// member in turn from fresh weights.
+    fn count_batch_and_reset(&self) -> Result<(), CodesError> {
+        let Some(batches) = &self.batches else {
+            return Ok(());
+        };
+        let seen = tch::no_grad(|| batches.shallow_clone().f_add_(&Tensor::from(1.0)))?
+            .double_value(&[])
+            .round() as usize;
+        if seen % self.config.reset_every != 0 {
+            return Ok(());
+        }
+        let member = (seen / self.config.reset_every - 1) % self.config.members;
+        let fresh = VarStore::new(self.vs.device());
+        self.config.build_member(&fresh, member, self.input)?;
+        let mut current = self.vs.variables();
+        tch::no_grad(|| {
+            for (name, value) in fresh.variables() {
+                if let Some(variable) = current.get_mut(&name) {
+                    variable.f_copy_(&value)?;
+                }
+            }
+            Ok::<_, tch::TchError>(())
+        })?;
+        Ok(())
+    }
+
+    /// `weight` times the members' mean cross-entropy, for their logits (`[B, K]` each)
+    /// against `labels` (`[B]`).
+    fn loss(&self, logits: &[Tensor], labels: &Tensor) -> Result<Tensor, CodesError> {
+        let terms = logits
+            .iter()
+            .map(|logits| cross_entropy(logits, labels))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(mean(terms) * self.config.weight)
+    }
+}
+
+/// The mean over `terms` (one scalar per member).
+fn mean(terms: Vec<Tensor>) -> Tensor {
+    let count = terms.len() as f64;
+    Tensor::stack(&terms, 0).sum(Kind::Float) / count
 }
 
 /// Mean cross-entropy of `logits` (`[B, K]`) against `labels` (`[B]`).
@@ -203,9 +294,11 @@ pub fn cross_entropy_to_uniform(logits: &Tensor) -> Tensor {
 
 impl CodeTransform for Adversary {
     /// Reads the input groups and the side labels `[B]`; adds the penalties `adversary`
-    /// (`weight` times the adversary's mean cross-entropy) and, with the confusion objective,
-    /// `confusion` (`encoder_weight` times the cross-entropy of its prediction against the
-    /// uniform distribution, which trains only the encoder); reports `adversary_accuracy`.
+    /// (`weight` times the members' mean cross-entropy) and, with the confusion objective,
+    /// `confusion` (`encoder_weight` times the members' mean cross-entropy of their
+    /// predictions against the uniform distribution, which trains only the encoder); reports
+    /// `adversary_accuracy` (the members' mean). In training it first counts the batch and
+    /// re-initializes a member when [`AdversaryConfig::reset_every`] says so.
     /// The same in training and evaluation.
     fn apply(&self, code: &mut Code, train: bool) -> Result<(), CodesError> {
         let mut features = code.concat(&self.config.inputs)?;
@@ -215,8 +308,11 @@ impl CodeTransform for Adversary {
             features = (features - mean) / std;
         }
         let labels = code.side(&self.config.side)?.to_kind(Kind::Int64);
-        if train && self.config.steps > 1 {
-            *self.last_batch.borrow_mut() = Some((features.detach(), labels.shallow_clone()));
+        if train {
+            self.count_batch_and_reset()?;
+            if self.config.steps > 1 {
+                *self.last_batch.borrow_mut() = Some((features.detach(), labels.shallow_clone()));
+            }
         }
         let logits = match self.config.objective {
             EncoderObjective::Reversal => {
@@ -224,22 +320,30 @@ impl CodeTransform for Adversary {
             }
             EncoderObjective::Confusion => {
                 let logits = self.logits(&features.detach());
-                // The adversary's weights get the gradients of both terms, which cancel:
+                // The adversaries' weights get the gradients of both terms, which cancel:
                 // only the encoder learns from the confusion term.
-                let through_code = cross_entropy_to_uniform(&self.logits(&features));
-                let at_detached = cross_entropy_to_uniform(&logits);
+                let to_uniform =
+                    |logits: &[Tensor]| mean(logits.iter().map(cross_entropy_to_uniform).collect());
+                let through_code = to_uniform(&self.logits(&features));
+                let at_detached = to_uniform(&logits);
                 let confusion = through_code - &at_detached + at_detached.detach();
                 code.add_penalty("confusion", confusion * self.config.encoder_weight);
                 logits
             }
         };
-        let accuracy = logits
-            .argmax(1, false)
-            .eq_tensor(&labels)
-            .to_kind(Kind::Float)
-            .mean(Kind::Float);
-        let adversary = cross_entropy(&logits, &labels)? * self.config.weight;
-        code.add_penalty("adversary", adversary);
+        let accuracy = mean(
+            logits
+                .iter()
+                .map(|logits| {
+                    logits
+                        .argmax(1, false)
+                        .eq_tensor(&labels)
+                        .to_kind(Kind::Float)
+                        .mean(Kind::Float)
+                })
+                .collect(),
+        );
+        code.add_penalty("adversary", self.loss(&logits, &labels)?);
         code.add_report("adversary_accuracy", accuracy);
         Ok(())
     }
@@ -252,15 +356,13 @@ impl CodeTransform for Adversary {
         })
     }
 
-    /// `weight` times the adversary's cross-entropy on the last training batch's detached
+    /// `weight` times the members' mean cross-entropy on the last training batch's detached
     /// code (kept only when `steps` is above 1).
     fn refit_loss(&self) -> Result<Option<Tensor>, CodesError> {
         self.last_batch
             .borrow()
             .as_ref()
-            .map(|(features, labels)| {
-                Ok(cross_entropy(&self.logits(features), labels)? * self.config.weight)
-            })
+            .map(|(features, labels)| self.loss(&self.logits(features), labels))
             .transpose()
     }
 }
@@ -309,9 +411,7 @@ mod tests {
         for v in adversary.vs.trainable_variables() {
             let _ = v.grad().zero_();
         }
-        let direct = adversary
-            .logits(&z)
-            .cross_entropy_for_logits(&Tensor::from_slice(&labels));
+        let direct = adversary.logits(&z)[0].cross_entropy_for_logits(&Tensor::from_slice(&labels));
         direct.backward();
         assert!(encoder_grad.allclose(&(z.grad() * -0.5), 1e-6, 1e-6, false));
         for (got, v) in adversary_grads
@@ -342,7 +442,7 @@ mod tests {
         let names: Vec<&str> = code.penalties().iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["confusion", "adversary"]);
         let confusion = &code.penalties()[0].value;
-        let uniform = cross_entropy_to_uniform(&adversary.logits(&z.detach()));
+        let uniform = cross_entropy_to_uniform(&adversary.logits(&z.detach())[0]);
         assert!((confusion.double_value(&[]) - 2.0 * uniform.double_value(&[])).abs() < 1e-5);
         confusion.backward();
         for v in adversary.vs.trainable_variables() {
@@ -350,7 +450,7 @@ mod tests {
         }
         let encoder_grad = z.grad().copy();
         z.zero_grad();
-        (cross_entropy_to_uniform(&adversary.logits(&z)) * 2.0).backward();
+        (cross_entropy_to_uniform(&adversary.logits(&z)[0]) * 2.0).backward();
         assert!(encoder_grad.allclose(&z.grad(), 1e-5, 1e-6, false));
         // The adversary's own term reaches only the adversary.
         z.zero_grad();
@@ -449,5 +549,109 @@ mod tests {
         };
         let error = zero.infer_widths(&mut widths.clone()).unwrap_err();
         assert!(error.to_string().contains("adversary.steps"), "{error}");
+    }
+
+    #[test]
+    fn an_ensemble_trains_each_member_and_confuses_their_mean() {
+        tch::manual_seed(5);
+        let config = AdversaryConfig {
+            mlp: MlpConfig::with_hidden(&[6]),
+            standardize: false,
+            classes: 3,
+            encoder_weight: 1.5,
+            members: 3,
+            ..Default::default()
+        };
+        let widths = GroupWidths::from([("z".to_owned(), 4)]);
+        let adversary = config.build(Device::Cpu, &widths).unwrap();
+        let z = Tensor::randn([6, 4], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let labels = [0, 1, 2, 1, 0, 2];
+        let logits = adversary.logits(&z.detach());
+        assert_eq!(logits.len(), 3);
+        assert!(
+            !logits[0].allclose(&logits[1], 1e-4, 1e-4, false),
+            "initialized apart"
+        );
+        let mut code = code(&z, &labels);
+        adversary.apply(&mut code, true).unwrap();
+        let expected: f64 = logits
+            .iter()
+            .map(|l| cross_entropy_to_uniform(l).double_value(&[]))
+            .sum::<f64>()
+            / 3.0;
+        let confusion = code.penalties()[0].value.double_value(&[]);
+        assert!((confusion - 1.5 * expected).abs() < 1e-5, "{confusion}");
+        code.penalties()[1].value.backward();
+        for member in 0..3 {
+            let prefix = format!("{}.", member_path(member));
+            let moved = adversary
+                .vs
+                .variables()
+                .iter()
+                .filter(|(name, _)| name.starts_with(&prefix))
+                .map(|(_, v)| v.grad().abs().sum(Kind::Float).double_value(&[]))
+                .sum::<f64>();
+            assert!(moved > 0.0, "member {member} gets its own gradient");
+        }
+    }
+
+    #[test]
+    fn members_are_reinitialized_in_turn_on_training_batches_only() {
+        tch::manual_seed(6);
+        let config = AdversaryConfig {
+            classes: 3,
+            members: 2,
+            reset_every: 2,
+            ..Default::default()
+        };
+        let widths = GroupWidths::from([("z".to_owned(), 4)]);
+        let adversary = config.build(Device::Cpu, &widths).unwrap();
+        let snapshot = |member: usize| {
+            let prefix = format!("{}.", member_path(member));
+            let mut vars: Vec<(String, Tensor)> = adversary
+                .vs
+                .variables()
+                .into_iter()
+                .filter(|(name, _)| name.starts_with(&prefix))
+                .map(|(name, v)| (name, v.copy()))
+                .collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            vars
+        };
+        let same = |a: &[(String, Tensor)], b: &[(String, Tensor)]| {
+            a.iter().zip(b).all(|(x, y)| x.1.equal(&y.1))
+        };
+        let z = Tensor::randn([6, 4], (Kind::Float, Device::Cpu));
+        let batch = |train: bool| {
+            adversary
+                .apply(&mut code(&z, &[0, 1, 2, 0, 1, 2]), train)
+                .unwrap()
+        };
+        let (first, second) = (snapshot(0), snapshot(1));
+        batch(true);
+        batch(false);
+        batch(false);
+        assert!(same(&first, &snapshot(0)) && same(&second, &snapshot(1)));
+        batch(true);
+        assert!(
+            !same(&first, &snapshot(0)),
+            "member 0 is fresh after 2 batches"
+        );
+        assert!(same(&second, &snapshot(1)));
+        let reset = snapshot(0);
+        batch(true);
+        batch(true);
+        assert!(same(&reset, &snapshot(0)));
+        assert!(!same(&second, &snapshot(1)), "then member 1");
+        let count = &adversary.vs.variables()[BATCH_COUNT];
+        assert_eq!(count.double_value(&[]), 4.0, "checkpoints keep the count");
+        assert!(adversary.vs.trainable_variables().len() == 2 * 6);
+
+        let none = AdversaryConfig {
+            members: 0,
+            ..Default::default()
+        };
+        let error = none.infer_widths(&mut widths.clone()).unwrap_err();
+        assert!(error.to_string().contains("adversary.members"), "{error}");
     }
 }

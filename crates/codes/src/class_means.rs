@@ -107,21 +107,32 @@ impl CodeTransform for ClassMeans {
     /// Reads `[B, N]` and the side labels `[B]`; adds the scalar penalty `class_means`, in
     /// training and evaluation.
     fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {
-        let units = code.get(&self.config.input)?;
-        let one_hot = one_hot_labels(
-            code.side(&self.config.side)?,
-            self.config.classes,
-            &self.config.side,
-        )?
+        let config = &self.config;
+        add_class_penalty(
+            code,
+            (&config.input, &config.side, config.classes),
+            ("class_means", config.weight),
+            between_class_share,
+        )
+    }
+}
+
+/// Adds to `code` the penalty `name`, `weight` times `penalty` of the group `input` (`[B, N]`)
+/// and the one-hot encoding (`[B, K]`, K = `classes`) of the side labels `side`, as floats
+/// of the group's kind on its device: what the class penalties share.
+pub(crate) fn add_class_penalty(
+    code: &mut Code,
+    (input, side, classes): (&str, &str, i64),
+    (name, weight): (&str, f64),
+    penalty: impl Fn(&Tensor, &Tensor) -> Tensor,
+) -> Result<(), CodesError> {
+    let units = code.get(input)?;
+    let one_hot = one_hot_labels(code.side(side)?, classes, side)?
         .to_kind(units.kind())
         .to_device(units.device());
-        let penalty = between_class_share(units, &one_hot);
-        code.add_penalty(
-            "class_means",
-            penalty.to_kind(Kind::Float) * self.config.weight,
-        );
-        Ok(())
-    }
+    let value = penalty(units, &one_hot).to_kind(Kind::Float) * weight;
+    code.add_penalty(name, value);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -32,9 +32,12 @@
 //! - random edits: [`Binarizer`] (discretization noise on logistic units, with a
 //!   [`LinearSchedule`] for its scale), [`CodeDropout`];
 //! - deterministic edits: [`LabelInput`] (side information for the generator), [`Mask`];
+//! - a guess of a side label: [`LabelGuess`] (the cross-entropy that trains an encoder's own
+//!   guess of the label, so that it can condition the code on it without reading it);
 //! - objective additions: [`SparsityPrior`] (a target firing rate; 0.5 balances bits),
 //!   [`Decorrelation`], [`TotalCorrelation`] (the β-TCVAE's penalty), [`Adversary`] (hidden information must not be recoverable),
-//!   [`ClassMeans`] (every class has the same mean code), [`UsagePrior`] (how often each
+//!   [`ClassMeans`] (every class has the same mean code), [`ClassMmd`] (every class has the
+//!   batch's code distribution), [`UsagePrior`] (how often each
 //!   unit of a softmax is used).
 //!
 //! Sibling crates: `aecraft-tensor` (below: tch glue), `aecraft-generators` (above: turns a
@@ -44,11 +47,13 @@ pub mod adversary;
 pub mod bits;
 pub mod by_reconstruction;
 pub mod class_means;
+pub mod class_mmd;
 pub mod cluster;
 pub mod code;
 pub mod decorrelation;
 pub mod dropout;
 pub mod gaussian;
+pub mod label_guess;
 pub mod layout;
 pub mod mask;
 pub mod prior;
@@ -65,12 +70,14 @@ pub use adversary::{Adversary, AdversaryConfig, EncoderObjective};
 pub use bits::{BinarizeConfig, Binarizer};
 pub use by_reconstruction::ReconstructionChoiceConfig;
 pub use class_means::{ClassMeans, ClassMeansConfig};
+pub use class_mmd::{class_mmd, ClassMmd, ClassMmdConfig};
 pub use cluster::{ChoiceNoise, ClusterChoice, ClusterChoiceConfig, CLUSTER_GROUP};
 pub use code::{Code, Penalty};
 pub use decorrelation::{Decorrelation, DecorrelationConfig};
 pub use dropout::{CodeDropout, CodeDropoutConfig};
 pub use error::CodesError;
 pub use gaussian::{GaussianSampler, GaussianSamplerConfig};
+pub use label_guess::{LabelGuess, LabelGuessConfig};
 pub use layout::{CodeLayout, GroupSpec, GroupWidths};
 pub use mask::{Mask, MaskConfig};
 pub use prior::GeneralizedNormal;

@@ -6,9 +6,10 @@ use tch::nn::{self, VarStore};
 use tch::Tensor;
 
 use crate::{
-    AdversaryConfig, BinarizeConfig, ClassMeansConfig, ClusterChoiceConfig, Code,
+    AdversaryConfig, BinarizeConfig, ClassMeansConfig, ClassMmdConfig, ClusterChoiceConfig, Code,
     CodeDropoutConfig, CodesError, DecorrelationConfig, GaussianSamplerConfig, GroupWidths,
-    LabelInputConfig, MaskConfig, SparsityPriorConfig, TotalCorrelationConfig, UsagePriorConfig,
+    LabelGuessConfig, LabelInputConfig, MaskConfig, SparsityPriorConfig, TotalCorrelationConfig,
+    UsagePriorConfig,
 };
 
 /// Variables a transform trains with its own optimizer rather than the autoencoder's (an
@@ -114,6 +115,8 @@ builtin_transforms! {
     Dropout(CodeDropoutConfig) => |c, _, _| Box::new(c.build()),
     /// A side label, one-hot, as a group the generator can read.
     LabelInput(LabelInputConfig) => |c, _, _| Box::new(c.build()),
+    /// The cross-entropy of a group of logits against a side label.
+    LabelGuess(LabelGuessConfig) => |c, _, _| Box::new(c.build()),
     /// Chosen units replaced by a constant.
     Mask(MaskConfig) => |c, _, _| Box::new(c.build()),
     /// A target firing rate for the units of a group.
@@ -124,6 +127,8 @@ builtin_transforms! {
     Adversary(AdversaryConfig) => |c, path, widths| Box::new(c.build(path.device(), widths)?),
     /// A penalty on the differences between the per-class means of a group.
     ClassMeans(ClassMeansConfig) => |c, _, _| Box::new(c.build()),
+    /// A penalty on the differences between each class's code distribution and the batch's.
+    ClassMmd(ClassMmdConfig) => |c, _, _| Box::new(c.build()),
     /// The β-TCVAE's penalty on the total correlation of a Gaussian code.
     TotalCorrelation(TotalCorrelationConfig) => |c, _, _| Box::new(c.build()),
 }

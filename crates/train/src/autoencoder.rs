@@ -119,6 +119,13 @@ impl AutoencoderConfig {
                 .map(|&w| LayerWidth::of(key, w))
                 .collect::<Vec<_>>()
         };
+        if let Some(guess) = self.encoder_label.as_ref().and_then(|l| l.guess.as_ref()) {
+            // The guess reads what the encoder reads (counted with the label's width, a bound).
+            let mut classifier = vec![features.clone()];
+            classifier.extend(hidden("encoder_label.guess.mlp.hidden", &guess.mlp.hidden));
+            classifier.push(LayerWidth::of("encoder_label.classes", classes));
+            need.add_layers(&classifier);
+        }
         let mut encoder = vec![features];
         encoder.extend(hidden("encoder.hidden", &self.encoder.hidden));
         encoder.push(code);

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use aecraft_codes::{one_hot_labels, CodeLayout, LABEL_SIDE};
 use aecraft_tensor::mlp::Activation;
@@ -311,14 +311,18 @@ pub struct EncoderHeadsConfig {
 }
 
 /// A side label that the encoder reads next to the image: its one-hot encoding is
-/// concatenated to the pixels, so the encoder sees `[B, input + classes]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// concatenated to the pixels, so the encoder sees `[B, input + classes]`. With
+/// [`EncoderLabelConfig::guess`], the encoder reads its own guess of the label instead and
+/// needs only the image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EncoderLabelConfig {
     /// The side input holding class indices, `[B]` int64.
     pub side: String,
     /// The number of classes.
     pub classes: i64,
+    /// Read a guess of the label, made from the image, instead of the side label.
+    pub guess: Option<EncoderGuessConfig>,
 }
 
 impl Default for EncoderLabelConfig {
@@ -326,12 +330,13 @@ impl Default for EncoderLabelConfig {
         Self {
             side: LABEL_SIDE.into(),
             classes: 10,
+            guess: None,
         }
     }
 }
 
 impl EncoderLabelConfig {
-    /// Checks the number of classes.
+    /// Checks the number of classes and the guess's classifier.
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.classes < 2 {
             return Err(TrainError::invalid(
@@ -340,8 +345,44 @@ impl EncoderLabelConfig {
                 "needs at least 2 classes",
             ));
         }
+        if let Some(guess) = &self.guess {
+            guess.mlp.validate("encoder_label.guess.mlp")?;
+        }
         Ok(())
     }
+}
+
+/// An encoder's own guess of the label: a classifier (an MLP on the encoder's input, the
+/// pixels or a conv encoder's features) whose softmax, detached, the encoder reads in place
+/// of the one-hot side label, so that it can condition the code on the class without being
+/// given it. Its logits `[B, classes]` are the code layout's last group, [`Self::group`]; a
+/// `label_guess` transform (`aecraft_codes::LabelGuessConfig`) on that group trains it on the
+/// side label where a batch has one. The guess is detached where the encoder reads it, so
+/// only that cross-entropy trains the classifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncoderGuessConfig {
+    /// The code group of the guess's logits, the last of the code layout.
+    pub group: String,
+    /// The classifier's hidden layers.
+    pub mlp: MlpConfig,
+}
+
+impl Default for EncoderGuessConfig {
+    fn default() -> Self {
+        Self {
+            group: "label_guess".into(),
+            mlp: MlpConfig::with_hidden(&[256]),
+        }
+    }
+}
+
+/// The label config and its guess, when `label` has one.
+fn guessed(
+    label: &Option<EncoderLabelConfig>,
+) -> Option<(&EncoderLabelConfig, &EncoderGuessConfig)> {
+    let label = label.as_ref()?;
+    Some((label, label.guess.as_ref()?))
 }
 
 /// An MLP from the pixels (and optionally a one-hot side label) to the raw code: hidden
@@ -354,11 +395,15 @@ pub struct MlpEncoder {
     /// The output layers, each with the first raw unit it writes, in output order.
     heads: Vec<(i64, nn::Linear)>,
     label: Option<EncoderLabelConfig>,
+    /// The classifier of [`EncoderLabelConfig::guess`], if any.
+    guess: Option<Mlp>,
 }
 
 impl MlpEncoder {
     /// Builds the MLP `mlp` under `path`, from `input` pixels (plus the label's classes) to
-    /// `output` code units (variables `layer0`, `layer1`, …, the last one the output layer).
+    /// `output` code units (variables `layer0`, `layer1`, …, the last one the output layer),
+    /// and with a guessed label its classifier (variables `guess/…`), whose logits follow the
+    /// `output` units.
     pub fn new(
         path: &nn::Path,
         mlp: &MlpConfig,
@@ -380,12 +425,15 @@ impl MlpEncoder {
             trunk,
             activation: mlp.activation,
             heads: vec![(0, head)],
+            guess: Self::guess_classifier(path, &label, input)?,
             label,
         })
     }
 
     /// Builds the hidden layers of `mlp` under `path`, then one output layer per group of
-    /// `layout` (variables `head_<group>`), as `heads` says (see [`EncoderHeadsConfig`]).
+    /// `layout` (variables `head_<group>`), as `heads` says (see [`EncoderHeadsConfig`]);
+    /// with a guessed label, the layout's last group is the guess's logits (see
+    /// [`MlpEncoder::new`]).
     pub fn with_heads(
         path: &nn::Path,
         mlp: &MlpConfig,
@@ -395,6 +443,7 @@ impl MlpEncoder {
         heads: &EncoderHeadsConfig,
     ) -> Result<Self, TrainError> {
         layout.validate()?;
+        let layout = &Self::layout_of_heads(layout, &label)?;
         if let Some(name) = heads
             .zero
             .iter()
@@ -428,6 +477,7 @@ impl MlpEncoder {
             trunk,
             activation: mlp.activation,
             heads: built,
+            guess: Self::guess_classifier(path, &label, input)?,
             label,
         })
     }
@@ -443,9 +493,53 @@ impl MlpEncoder {
         heads: Option<&EncoderHeadsConfig>,
     ) -> Result<Self, TrainError> {
         match heads {
-            None => Self::new(path, mlp, label, input, layout.total_width()),
+            None => {
+                let output = Self::layout_of_heads(layout, &label)?.total_width();
+                Self::new(path, mlp, label, input, output)
+            }
             Some(heads) => Self::with_heads(path, mlp, label, input, layout, heads),
         }
+    }
+
+    /// `layout` without a guessed label's group, which must be its last, as wide as the
+    /// classes (the groups the output layers write).
+    fn layout_of_heads(
+        layout: &CodeLayout,
+        label: &Option<EncoderLabelConfig>,
+    ) -> Result<CodeLayout, TrainError> {
+        let Some((label, guess)) = guessed(label) else {
+            return Ok(layout.clone());
+        };
+        match layout.0.split_last() {
+            Some((last, rest)) if last.name == guess.group && last.width == label.classes => {
+                Ok(CodeLayout(rest.to_vec()))
+            }
+            _ => Err(TrainError::invalid(
+                "encoder_label.guess.group",
+                &guess.group,
+                format!(
+                    "the code layout's last group must be \"{}\", {} wide (the guess's logits)",
+                    guess.group, label.classes
+                ),
+            )),
+        }
+    }
+
+    /// The classifier of a guessed label under `path / "guess"`, from the `input` features
+    /// to the classes.
+    fn guess_classifier(
+        path: &nn::Path,
+        label: &Option<EncoderLabelConfig>,
+        input: i64,
+    ) -> Result<Option<Mlp>, TrainError> {
+        let Some((label, guess)) = guessed(label) else {
+            return Ok(None);
+        };
+        Ok(Some(guess.mlp.build(
+            &(path / "guess"),
+            input,
+            label.classes,
+        )?))
     }
 
     /// The hidden layers of `mlp` (`None` without any) and the width of their features.
@@ -514,6 +608,12 @@ impl Encoder for MlpEncoder {
         let Some(label) = &self.label else {
             return self.forward(images);
         };
+        if let Some(guess) = &self.guess {
+            let logits = guess.forward(images);
+            let probabilities = logits.f_softmax(-1, Kind::Float)?.detach();
+            let code = self.forward(&Tensor::f_cat(&[images, &probabilities], 1)?)?;
+            return Ok(Tensor::f_cat(&[&code, &logits], 1)?);
+        }
         let (_, labels) = side
             .iter()
             .find(|(name, _)| *name == label.side)
@@ -645,5 +745,71 @@ mod tests {
             )
             .unwrap();
         assert_eq!(raw.size(), [2, 7]);
+    }
+
+    #[test]
+    fn a_guessing_encoder_reads_its_own_guess_and_never_the_label() {
+        tch::manual_seed(4);
+        let vs = VarStore::new(Device::Cpu);
+        let label = EncoderLabelConfig {
+            classes: 3,
+            guess: Some(EncoderGuessConfig {
+                mlp: MlpConfig::with_hidden(&[5]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let code = CodeLayout(vec![
+            GroupSpec::new("z", 4),
+            GroupSpec::new("label_guess", 3),
+        ]);
+        let mlp = MlpConfig::with_hidden(&[8]);
+        let encoder =
+            MlpEncoder::for_code(&vs.root(), &mlp, Some(label.clone()), 6, &code, None).unwrap();
+        let images = Tensor::rand([5, 6], (Kind::Float, Device::Cpu));
+        let raw = encoder.encode(&images, &[], false).unwrap();
+        assert_eq!(raw.size(), [5, 7]);
+        let guess = encoder.guess.as_ref().unwrap();
+        assert!(
+            raw.narrow(1, 4, 3).equal(&guess.forward(&images)),
+            "the logits come last"
+        );
+        let labelled = [(
+            LABEL_SIDE.to_owned(),
+            Tensor::from_slice(&[0i64, 1, 2, 0, 1]),
+        )];
+        assert!(
+            raw.equal(&encoder.encode(&images, &labelled, true).unwrap()),
+            "label-blind"
+        );
+        // The code units read the image and the detached softmax of the guess.
+        let probabilities = guess.forward(&images).softmax(-1, Kind::Float);
+        let direct = encoder
+            .forward(&Tensor::cat(&[&images, &probabilities], 1))
+            .unwrap();
+        assert!(raw.narrow(1, 0, 4).allclose(&direct, 1e-6, 1e-6, false));
+        let images = images.set_requires_grad(true);
+        let raw = encoder.encode(&images, &[], true).unwrap();
+        raw.narrow(1, 0, 4).sum(Kind::Float).backward();
+        for (name, variable) in vs.variables() {
+            if name.starts_with("guess.") {
+                assert!(
+                    !variable.grad().defined()
+                        || variable.grad().abs().sum(Kind::Float).double_value(&[]) == 0.0,
+                    "{name}"
+                );
+            }
+        }
+        // The guess's group must close the layout, as wide as the classes.
+        let bad = CodeLayout(vec![
+            GroupSpec::new("label_guess", 3),
+            GroupSpec::new("z", 4),
+        ]);
+        let vs = VarStore::new(Device::Cpu);
+        let error = MlpEncoder::for_code(&vs.root(), &mlp, Some(label), 6, &bad, None).unwrap_err();
+        assert!(
+            error.to_string().contains("encoder_label.guess.group"),
+            "{error}"
+        );
     }
 }

@@ -10,7 +10,11 @@
 //! of the batch that steadies what the adversary alone does unevenly. The encoder reads the
 //! image only; with [`IgnoringConfig::conditional_encoder`] it reads the one-hot label too
 //! (as in a conditional VAE or the variational fair autoencoder), which makes leaving the
-//! class out far easier but needs the label to encode.
+//! class out far easier but needs the label to encode. With [`IgnoringConfig::label_guess`]
+//! it reads its own guess of the label instead (a classifier on the image, trained on the
+//! labels, `EncoderGuessConfig`): the conditional encoder's ease with only the image to
+//! encode. The guess's logits are a code group of their own that the generator, the
+//! penalties and the probes do not read.
 //!
 //! After training ([`train_ignoring`]), [`score_ignoring`] fits fresh probes on the training
 //! codes and scores them on the evaluation codes: a linear one on both models' codes, and
@@ -24,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use aecraft_codes::{
-    one_hot_labels, AdversaryConfig, ClassMeansConfig, GaussianSamplerConfig, LabelInputConfig,
-    TransformConfig, LABEL_SIDE,
+    one_hot_labels, AdversaryConfig, ClassMeansConfig, ClassMmdConfig, GaussianSamplerConfig,
+    GroupSpec, LabelGuessConfig, LabelInputConfig, TransformConfig, LABEL_SIDE,
 };
 use aecraft_data::ImageDataset;
 use aecraft_eval::probe::majority_rate;
@@ -36,8 +40,8 @@ use crate::pictures::save_image_grid;
 use crate::probe::{code_probe_accuracy, posthoc_probe_accuracy};
 use crate::run_folder::holds_run;
 use crate::{
-    evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderLabelConfig, Evaluation,
-    Run, RunConfig, RunSpec, TrainConfig, TrainError, TrainReport,
+    evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderGuessConfig,
+    EncoderLabelConfig, Evaluation, Run, RunConfig, RunSpec, TrainConfig, TrainError, TrainReport,
 };
 
 /// The sub-folder of a run that holds the plain autoencoder's run.
@@ -46,10 +50,22 @@ pub const PLAIN_DIR: &str = "plain";
 /// The group of a Gaussian code's means and log-variances, as the encoder emits it.
 const GAUSS_GROUP: &str = "gauss";
 
-/// The code group the encoder of `model` emits (its layout's only group: `gauss` for a
-/// Gaussian code, `z` otherwise), what the class-means penalty and the post-hoc probe read.
+/// The code group the encoder of `model` emits for the code (its layout's only group besides
+/// a guessed label's logits: `gauss` for a Gaussian code, `z` otherwise), what the
+/// class-means penalty and the post-hoc probe read.
 pub fn code_input(model: &AutoencoderConfig) -> Result<String, TrainError> {
-    match model.code.0.as_slice() {
+    let guess = model
+        .encoder_label
+        .as_ref()
+        .and_then(|label| label.guess.as_ref())
+        .map(|guess| guess.group.as_str());
+    let groups: Vec<_> = model
+        .code
+        .0
+        .iter()
+        .filter(|group| Some(group.name.as_str()) != guess)
+        .collect();
+    match groups.as_slice() {
         [group] => Ok(group.name.clone()),
         groups => Err(TrainError::invalid(
             "ignoring.model.code",
@@ -135,9 +151,16 @@ pub struct IgnoringConfig {
     /// Whether the encoder reads the one-hot label next to the image (a conditional
     /// encoder); the headline encoder is label-blind.
     pub conditional_encoder: bool,
+    /// Whether the encoder guesses the label from the image and reads its guess in place of
+    /// the label (`EncoderGuessConfig`, trained by a `label_guess` cross-entropy): a
+    /// conditional encoder that needs only the image.
+    pub label_guess: bool,
     /// Weight of the class-means penalty on everything the encoder emits for the code (for a
     /// Gaussian code, its means and log-variances); 0 leaves it out.
     pub class_means_weight: f64,
+    /// Weight of the class-MMD penalty (each class's code distribution against the batch's,
+    /// Gaussian kernels) on the same groups as the class-means penalty; 0 leaves it out.
+    pub class_mmd_weight: f64,
     /// The adversary (with the methods that have one); its `inputs` are set from
     /// `adversary_input` and its classes from `classes`.
     pub adversary: AdversaryConfig,
@@ -151,7 +174,7 @@ impl IgnoringConfig {
     pub fn of_run(run: &IgnoringRun) -> Self {
         let model = &run.model;
         let (mut gaussian, mut adversary) = (None, None);
-        let mut class_means_weight = 0.0;
+        let (mut class_means_weight, mut class_mmd_weight) = (0.0, 0.0);
         let mut classes = model.encoder_label.as_ref().map(|label| label.classes);
         for transform in &model.transforms {
             match transform {
@@ -161,6 +184,7 @@ impl IgnoringConfig {
                     adversary = Some(config.clone());
                 }
                 TransformConfig::ClassMeans(config) => class_means_weight = config.weight,
+                TransformConfig::ClassMmd(config) => class_mmd_weight = config.weight,
                 TransformConfig::LabelInput(config) => classes = Some(config.classes),
                 _ => {}
             }
@@ -179,8 +203,16 @@ impl IgnoringConfig {
             hidden: model.encoder.hidden.clone(),
             variational: gaussian.is_some(),
             kl_weight: gaussian.map_or(1.0, |gaussian: &GaussianSamplerConfig| gaussian.kl_weight),
-            conditional_encoder: model.encoder_label.is_some(),
+            conditional_encoder: model
+                .encoder_label
+                .as_ref()
+                .is_some_and(|label| label.guess.is_none()),
+            label_guess: model
+                .encoder_label
+                .as_ref()
+                .is_some_and(|label| label.guess.is_some()),
             class_means_weight,
+            class_mmd_weight,
             adversary: adversary.unwrap_or_default(),
             adversary_input,
         }
@@ -209,11 +241,27 @@ impl IgnoringConfig {
         } else {
             plain.clone()
         };
-        if self.conditional_encoder {
+        if self.conditional_encoder && self.label_guess {
+            return Err(TrainError::invalid(
+                "label_guess",
+                true,
+                "an encoder reads either the label (conditional_encoder) or its own guess of it",
+            ));
+        }
+        if self.conditional_encoder || self.label_guess {
             model.encoder_label = Some(EncoderLabelConfig {
                 classes: self.classes,
+                guess: self.label_guess.then(EncoderGuessConfig::default),
                 ..Default::default()
             });
+        }
+        if self.label_guess {
+            let guess = LabelGuessConfig::default();
+            model
+                .code
+                .0
+                .push(GroupSpec::new(&guess.input, self.classes));
+            model.transforms.push(TransformConfig::LabelGuess(guess));
         }
         let mut generator_inputs = vec!["z".to_owned()];
         if self.method.decoder_input() {
@@ -241,6 +289,16 @@ impl IgnoringConfig {
                     input: code_input(&model)?,
                     classes: self.classes,
                     weight: self.class_means_weight,
+                    ..Default::default()
+                }));
+        }
+        if self.class_mmd_weight != 0.0 {
+            model
+                .transforms
+                .push(TransformConfig::ClassMmd(ClassMmdConfig {
+                    input: code_input(&model)?,
+                    classes: self.classes,
+                    weight: self.class_mmd_weight,
                     ..Default::default()
                 }));
         }
@@ -466,7 +524,9 @@ mod tests {
             variational,
             kl_weight: 1.0,
             conditional_encoder: true,
+            label_guess: false,
             class_means_weight: 10.0,
+            class_mmd_weight: 0.0,
             adversary: AdversaryConfig {
                 mlp: MlpConfig::with_hidden(&[8]),
                 objective: EncoderObjective::Confusion,
@@ -490,6 +550,8 @@ mod tests {
                 TransformConfig::LabelInput(_) => "label",
                 TransformConfig::Adversary(_) => "adversary",
                 TransformConfig::ClassMeans(_) => "class_means",
+                TransformConfig::ClassMmd(_) => "class_mmd",
+                TransformConfig::LabelGuess(_) => "label_guess",
                 _ => "other",
             })
             .collect()
@@ -508,6 +570,9 @@ mod tests {
                     let mut knobs = config(method, variational);
                     knobs.adversary_input = input;
                     knobs.class_means_weight = if variational { 0.0 } else { 10.0 };
+                    knobs.class_mmd_weight = if variational { 5.0 } else { 0.0 };
+                    knobs.label_guess = !variational;
+                    knobs.conditional_encoder = variational;
                     let run = IgnoringRun::new(&knobs, TrainConfig::default()).unwrap();
                     let again = IgnoringConfig::of_run(&run);
                     let rebuilt = IgnoringRun::new(&again, TrainConfig::default()).unwrap();
@@ -530,6 +595,15 @@ mod tests {
         assert_eq!(names(&model), ["adversary", "class_means"]);
         let (model, _) = config(Method::DecoderInput, false).models().unwrap();
         assert_eq!(names(&model), ["label", "class_means"]);
+        let with_mmd = IgnoringConfig {
+            class_mmd_weight: 5.0,
+            ..config(Method::Both, false)
+        };
+        let (model, _) = with_mmd.models().unwrap();
+        assert_eq!(
+            names(&model),
+            ["label", "adversary", "class_means", "class_mmd"]
+        );
         assert_eq!(AdversaryInput::Both.groups(true), ["z", "z_mean"]);
         assert_eq!(AdversaryInput::Mean.groups(false), ["z"]);
         assert_eq!(AdversaryInput::Moments.groups(true), ["gauss"]);

@@ -103,7 +103,8 @@ pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansMode
 pub use conv_encoder::ConvEncoder;
 pub use encode::encode_dataset;
 pub use encoder::{
-    Encoder, EncoderConfig, EncoderHeadsConfig, EncoderKind, EncoderLabelConfig, MlpEncoder,
+    Encoder, EncoderConfig, EncoderGuessConfig, EncoderHeadsConfig, EncoderKind,
+    EncoderLabelConfig, MlpEncoder,
 };
 pub use error::TrainError;
 pub use model::{Losses, TrainModel, WrapsModel};

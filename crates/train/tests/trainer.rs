@@ -461,7 +461,9 @@ fn ignoring_config() -> IgnoringConfig {
         variational: true,
         kl_weight: 1.0,
         conditional_encoder: true,
+        label_guess: false,
         class_means_weight: 1.0,
+        class_mmd_weight: 0.0,
         adversary: AdversaryConfig {
             mlp: MlpConfig::with_hidden(&[8]),
             steps: 2,
@@ -480,6 +482,21 @@ fn defect_3_an_adversary_resumes_bit_for_bit() {
     // The adversary's own variables and optimizer are in the compared checkpoints.
     let own = run.dir.path().join("resumed/own_variables_0.safetensors");
     assert!(own.is_file());
+    assert!(run.is_exact());
+}
+
+#[test]
+fn an_adversary_ensemble_and_a_guessing_encoder_resume_bit_for_bit() {
+    let _rng = libtorch_rng();
+    let mut knobs = ignoring_config();
+    knobs.conditional_encoder = false;
+    knobs.label_guess = true;
+    knobs.adversary.members = 2;
+    knobs.adversary.reset_every = 3;
+    knobs.class_mmd_weight = 1.0;
+    let (model, _) = knobs.models().unwrap();
+    let run = stopped_and_resumed(|| model_of(model.clone()));
+    assert!(run.draws());
     assert!(run.is_exact());
 }
 
