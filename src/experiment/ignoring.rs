@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 use aecraft_codes::TransformConfig;
 use aecraft_data::ImageDataset;
-use aecraft_train::ignoring::{save_label_swap, score_ignoring, train_ignoring, IgnoringRun};
+use aecraft_train::ignoring::{
+    save_label_swap, score_ignoring, train_ignoring, IgnoringConfig, IgnoringRun,
+};
 use aecraft_train::pictures::{save_line_chart, LineChart};
 use aecraft_train::{AutoencoderConfig, Evaluation, Run, TrainError};
 
@@ -33,8 +35,9 @@ pub fn label_classes(config: &AutoencoderConfig) -> Option<i64> {
 /// (named `eval_name`) for the label, and writes `metrics.json` and `swap.png`.
 ///
 /// Metrics: the probes' scores ([`aecraft_train::ignoring::IgnoringScores`]), `method`,
-/// `probe`, `posthoc_probe`, `conditional_encoder`, `train_seconds`, `plain_train_seconds`, `evaluated_on`, `code_size`, `epochs`
-/// and `seed`.
+/// `probe`, `posthoc_probe`, `conditional_encoder` (the encoder reads the label),
+/// `label_guess` (it reads its own guess of the label), `train_seconds`,
+/// `plain_train_seconds`, `evaluated_on`, `code_size`, `epochs` and `seed`.
 pub fn score_ignoring_run(
     run: &Run<IgnoringRun>,
     (train, eval, eval_name): (&ImageDataset, &ImageDataset, &str),
@@ -53,11 +56,13 @@ pub fn score_ignoring_run(
     let scores = score_ignoring(config, &outcome, (train, eval), classes, batch)?;
     let scores = serde_json::to_value(&scores)
         .map_err(|error| TrainError::invalid("metrics", "JSON", error.to_string()))?;
+    let knobs = IgnoringConfig::of_run(config);
     let metrics = merge_metrics(&[
         scores,
         json!({
             "method": config.method,
-            "conditional_encoder": config.model.encoder_label.is_some(),
+            "conditional_encoder": knobs.conditional_encoder,
+            "label_guess": knobs.label_guess,
             "probe": "multinomial logistic regression on standardized codes",
             "posthoc_probe": "MLP 256-256 trained to convergence on the encoder's standardized code (a Gaussian code's means and log-variances)",
             "train_seconds": outcome.report.state.train_seconds,

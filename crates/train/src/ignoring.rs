@@ -423,6 +423,9 @@ pub struct IgnoringScores {
     pub plain_test_reconstruction_bce: f64,
     /// The adversary's held-out accuracy, with the methods that have one.
     pub adversary_accuracy: Option<f64>,
+    /// The held-out accuracy of the encoder's own guess of the label, when it guesses
+    /// ([`IgnoringConfig::label_guess`]).
+    pub label_guess_accuracy: Option<f64>,
 }
 
 /// Probes both models' codes for the label (`0..classes`; fitted on `train`, scored on
@@ -459,6 +462,7 @@ pub fn score_ignoring(
         plain_test_reconstruction_bce: evaluate(&outcome.plain, eval, batch_size)?
             ["reconstruction"],
         adversary_accuracy: losses.get("adversary_accuracy").copied(),
+        label_guess_accuracy: losses.get("label_guess_accuracy").copied(),
     })
 }
 
