@@ -1,7 +1,8 @@
 //! The toolbox's parts combined in one pipeline, trained briefly on small synthetic data:
 //! sparse binarizing (bits + discretization noise + sparsity prior), side information with an
 //! adversary, the noise schedule driven by the trainer, and a conditional encoder whose code
-//! hides the class (class-means penalty and a refitting adversary).
+//! hides the class (class-means penalty and a refitting adversary), and an encoder that
+//! learns to guess the class and encodes without it.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -10,12 +11,13 @@ use tch::{Device, Kind, Tensor};
 use aecraft::codes::class_means::between_class_share;
 use aecraft::codes::{
     one_hot_labels, AdversaryConfig, BinarizeConfig, ClassMeansConfig, CodeDropoutConfig,
-    LabelInputConfig, LinearSchedule, MaskConfig, SparsityPriorConfig, TransformConfig,
+    LabelGuessConfig, LabelInputConfig, LinearSchedule, MaskConfig, SparsityPriorConfig,
+    TransformConfig,
 };
 use aecraft::data::synthetic::noisy_prototypes;
 use aecraft::generators::MlpGeneratorConfig;
 use aecraft::prelude::*;
-use aecraft::train::{Batch, EncoderLabelConfig, Losses};
+use aecraft::train::{Batch, EncoderGuessConfig, EncoderLabelConfig, Losses};
 
 /// libtorch's random state is global and the test harness runs tests on parallel threads,
 /// so a test that seeds it holds this lock until it ends: its draws are then its own.
@@ -226,4 +228,38 @@ fn a_conditional_encoder_with_class_means_and_a_refitting_adversary_hides_the_cl
         "between-class share of the code's variance: {share}"
     );
     assert!(value(&after, "class_means") < 0.05 * 50.0);
+}
+
+#[test]
+fn an_encoder_that_guesses_the_class_learns_it_and_encodes_unlabelled_images() {
+    let _random = seeded(3);
+    let data = synthetic(512, 4);
+    let transforms = vec![TransformConfig::LabelGuess(LabelGuessConfig::default())];
+    let code = vec![GroupSpec::new("z", 3), GroupSpec::new("label_guess", 4)];
+    let mut config = config(code, transforms, &["z"]);
+    config.encoder_label = Some(EncoderLabelConfig {
+        classes: 4,
+        guess: Some(EncoderGuessConfig {
+            mlp: MlpConfig::with_hidden(&[16]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let mut model = AutoencoderModel::new(&config, Device::Cpu).unwrap();
+    let (first, after) = losses_before_and_after(&mut model, &data, 30);
+    assert!(value(&after, "label_guess") < 0.5 * value(&first, "label_guess"));
+    assert!(value(&after, "reconstruction") < value(&first, "reconstruction"));
+    // No labels: the code and the guess come from the images alone.
+    let code = tch::no_grad(|| model.net().encode(data.images(), false)).unwrap();
+    assert_eq!(code.get("z").unwrap().size(), [512, 3]);
+    let guessed = code.get("label_guess").unwrap().argmax(1, false);
+    let accuracy = guessed
+        .eq_tensor(data.labels().unwrap())
+        .to_kind(Kind::Float)
+        .mean(Kind::Float)
+        .double_value(&[]);
+    assert!(
+        accuracy > 0.9,
+        "the guess is right on {accuracy} of the images"
+    );
 }
