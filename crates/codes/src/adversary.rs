@@ -35,6 +35,10 @@
 //!   scratch, as a post-hoc probe does. The step count lives in the adversary's `VarStore`,
 //!   so a resumed run keeps the schedule. The member's optimizer state is kept: its Adam
 //!   moments fade within a few hundred steps.
+//!
+//! On MNIST's ignoring autoencoder neither helped (`docs/toolbox.md`): three members read as
+//! one did, within the spread of the runs, and re-initializing let the class back in while a
+//! fresh member was still weak. The preset keeps one adversary.
 
 use std::cell::RefCell;
 
@@ -220,7 +224,8 @@ pub struct Adversary {
     members: Vec<Mlp>,
     /// The width of what the members read.
     input: i64,
-    /// Training batches seen, a scalar float variable (with `reset_every` only).
+    /// Training batches seen, a scalar float variable (with `reset_every` only; exact up to
+    /// 2^24 batches).
     batches: Option<Tensor>,
     /// The detached features and labels of the last training batch, for refitting.
     last_batch: RefCell<Option<(Tensor, Tensor)>>,
