@@ -51,22 +51,11 @@ impl Default for ClassMeansConfig {
 impl ClassMeansConfig {
     /// See [`crate::TransformConfig::infer_widths`].
     pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
-        input_width(widths, &self.input, "class_means")?;
-        if self.classes < 2 {
-            return Err(CodesError::config(
-                "class_means.classes",
-                self.classes,
-                "needs at least 2 classes",
-            ));
-        }
-        if !(self.weight.is_finite() && self.weight >= 0.0) {
-            return Err(CodesError::config(
-                "class_means.weight",
-                self.weight,
-                "must be >= 0",
-            ));
-        }
-        Ok(())
+        check_class_penalty(
+            widths,
+            "class_means",
+            (&self.input, self.classes, self.weight),
+        )
     }
 
     /// Builds the penalty.
@@ -115,6 +104,31 @@ impl CodeTransform for ClassMeans {
             between_class_share,
         )
     }
+}
+
+/// Checks a class penalty's keys, named `<kind>.…`: its input group is in `widths`, it has
+/// at least 2 classes and a finite weight ≥ 0.
+pub(crate) fn check_class_penalty(
+    widths: &GroupWidths,
+    kind: &str,
+    (input, classes, weight): (&str, i64, f64),
+) -> Result<(), CodesError> {
+    input_width(widths, input, kind)?;
+    if classes < 2 {
+        return Err(CodesError::config(
+            &format!("{kind}.classes"),
+            classes,
+            "needs at least 2 classes",
+        ));
+    }
+    if !(weight.is_finite() && weight >= 0.0) {
+        return Err(CodesError::config(
+            &format!("{kind}.weight"),
+            weight,
+            "must be >= 0",
+        ));
+    }
+    Ok(())
 }
 
 /// Adds to `code` the penalty `name`, `weight` times `penalty` of the group `input` (`[B, N]`)

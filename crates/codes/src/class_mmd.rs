@@ -31,8 +31,7 @@
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use crate::class_means::add_class_penalty;
-use crate::transform::input_width;
+use crate::class_means::{add_class_penalty, check_class_penalty};
 use crate::{Code, CodeTransform, CodesError, GroupWidths};
 
 /// Added to the batch's robust scales before dividing by them.
@@ -73,21 +72,11 @@ impl Default for ClassMmdConfig {
 impl ClassMmdConfig {
     /// See [`crate::TransformConfig::infer_widths`].
     pub fn infer_widths(&self, widths: &mut GroupWidths) -> Result<(), CodesError> {
-        input_width(widths, &self.input, "class_mmd")?;
-        if self.classes < 2 {
-            return Err(CodesError::config(
-                "class_mmd.classes",
-                self.classes,
-                "needs at least 2 classes",
-            ));
-        }
-        if !(self.weight.is_finite() && self.weight >= 0.0) {
-            return Err(CodesError::config(
-                "class_mmd.weight",
-                self.weight,
-                "must be >= 0",
-            ));
-        }
+        check_class_penalty(
+            widths,
+            "class_mmd",
+            (&self.input, self.classes, self.weight),
+        )?;
         if self.bandwidths.is_empty() {
             return Err(CodesError::config(
                 "class_mmd.bandwidths",
