@@ -32,7 +32,7 @@ use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 use aecraft_tensor::MlpConfig;
 
 use crate::encode::encode_dataset;
-use crate::pictures::save_image_grid;
+use crate::pictures::{save_labelled_image_grid, GridLabels};
 use crate::{Autoencoder, AutoencoderConfig, RunConfig, TrainConfig, TrainError};
 
 /// Common units of the softmax and their target usage.
@@ -237,7 +237,8 @@ pub fn score_bias(
 }
 
 /// Saves at `path` one row per unit of `choices` (`[N, K]`, the codes of `data`): the first
-/// `per_unit` images of `data` whose argmax is that unit, blank cells where a unit has fewer.
+/// `per_unit` images of `data` whose argmax is that unit, blank cells where a unit has fewer,
+/// labelled with the unit and how many images took it.
 pub fn save_usage_picture(
     path: &Path,
     data: &ImageDataset,
@@ -248,9 +249,11 @@ pub fn save_usage_picture(
     let assigned = choices.argmax(1, false);
     let blank = data.images().get(0).zeros_like();
     let mut cells = Vec::new();
+    let mut row_labels = Vec::with_capacity(units as usize);
     for unit in 0..units {
         let members = assigned.eq(unit).nonzero().view([-1]);
         let shown = members.size()[0].min(per_unit);
+        row_labels.push(format!("unit {unit} ({} images)", members.size()[0]));
         for i in 0..per_unit {
             cells.push(if i < shown {
                 data.images().get(members.int64_value(&[i]))
@@ -259,12 +262,18 @@ pub fn save_usage_picture(
             });
         }
     }
-    save_image_grid(
+    save_labelled_image_grid(
         path,
         &Tensor::f_stack(&cells, 0)?.to_device(Device::Cpu),
         (data.height(), data.width()),
         per_unit as usize,
         2,
+        &GridLabels {
+            title: "The images each code unit took",
+            columns_label: "the first images whose largest unit it is",
+            columns: &[],
+            rows: &row_labels,
+        },
     )
 }
 

@@ -23,7 +23,7 @@ use std::path::Path;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::pictures::{save_bar_chart, save_image_grid, BarChart};
+use crate::pictures::{save_bar_chart, save_labelled_image_grid, BarChart, GridLabels};
 use crate::TrainError;
 use aecraft_data::ImageDataset;
 use aecraft_eval::clustering::{
@@ -172,8 +172,9 @@ fn index_tensor(indices: &[usize], device: Device) -> Tensor {
     Tensor::from_slice(&indices).to_device(device)
 }
 
-/// Writes `clusters.png` (a row per cluster: its prototype, then its `members` most confident
-/// test images) and `cluster_sizes.png` (test images per cluster) into `dir`.
+/// Writes `clusters.png` (a row per cluster, labelled with its size: its prototype, then its
+/// `members` most confident test images) and `cluster_sizes.png` (test images per cluster)
+/// into `dir`.
 pub fn save_cluster_pictures(
     dir: &Path,
     model: &dyn ClusterModel,
@@ -203,17 +204,31 @@ pub fn save_cluster_pictures(
         }
     }
     let size = (test.height(), test.width());
-    save_image_grid(
+    let sizes: Vec<f64> = cluster_sizes(&assignments.clusters, k)?
+        .into_iter()
+        .map(|s| s as f64)
+        .collect();
+    let row_labels: Vec<String> = sizes
+        .iter()
+        .enumerate()
+        .map(|(cluster, size)| format!("cluster {cluster} ({size} images)"))
+        .collect();
+    let column_labels: Vec<String> = std::iter::once("prototype".to_string())
+        .chain((1..=members).map(|rank| rank.to_string()))
+        .collect();
+    save_labelled_image_grid(
         &dir.join("clusters.png"),
         &Tensor::cat(&rows, 0),
         size,
         members + 1,
         2,
+        &GridLabels {
+            title: "Each cluster's prototype and its most confident test images",
+            columns_label: "test images by confidence, most confident first",
+            columns: &column_labels,
+            rows: &row_labels,
+        },
     )?;
-    let sizes: Vec<f64> = cluster_sizes(&assignments.clusters, k)?
-        .into_iter()
-        .map(|s| s as f64)
-        .collect();
     save_bar_chart(
         &dir.join("cluster_sizes.png"),
         &BarChart {

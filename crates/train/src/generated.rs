@@ -9,7 +9,7 @@ use aecraft_codes::Code;
 use aecraft_data::ImageDataset;
 
 use crate::encode::encode_dataset;
-use crate::pictures::save_image_grid;
+use crate::pictures::{save_image_grid, save_labelled_image_grid, GridLabels};
 use crate::{Autoencoder, TrainError};
 
 /// The generator's pixels for a code whose only group is `group` = `units` (`[B, K]`).
@@ -37,7 +37,8 @@ pub fn save_prior_samples(
 
 /// Saves at `path` one row per unit of the code group `group` (the only group the generator
 /// reads): the mean code of `data` with that unit swept over `steps` values from its
-/// smallest to its largest value in `data`, decoded, at twice the size.
+/// smallest to its largest value in `data`, decoded, at twice the size. Each row is labelled
+/// with its unit and the values it sweeps.
 pub fn save_traversals(
     path: &Path,
     net: &Autoencoder,
@@ -51,20 +52,33 @@ pub fn save_traversals(
     let fractions = Tensor::linspace(0.0, 1.0, steps, (Kind::Float, z.device()));
     let units = z.size()[1];
     let mut rows = Vec::with_capacity(units as usize);
+    let mut row_labels = Vec::with_capacity(units as usize);
     for unit in 0..units {
         let codes = mean.unsqueeze(0).repeat([steps, 1]);
         let (lo, hi) = (low.get(unit), high.get(unit));
         let values = &lo + &fractions * (&hi - &lo);
         codes.narrow(1, unit, 1).copy_(&values.unsqueeze(1));
         rows.push(codes);
+        row_labels.push(format!(
+            "unit {unit}: {:.2} to {:.2}",
+            lo.double_value(&[]),
+            hi.double_value(&[])
+        ));
     }
     let images = draw(net, group, Tensor::f_cat(&rows, 0)?)?;
-    save_image_grid(
+    save_labelled_image_grid(
         path,
         &images,
         (data.height(), data.width()),
         steps as usize,
         2,
+        &GridLabels {
+            title: "One code unit varied per row, the others at their mean",
+            columns_label:
+                "the unit's value, from its smallest to its largest in the data \u{2192}",
+            columns: &[],
+            rows: &row_labels,
+        },
     )
 }
 
@@ -92,10 +106,12 @@ mod tests {
         save_prior_samples(&samples, model.net(), ("z", 3), (6, 3), size, Device::Cpu).unwrap();
         let traversals = dir.path().join("traversals.png");
         save_traversals(&traversals, model.net(), &data, "z", 5).unwrap();
-        // 3 units × 5 steps of 4×4 pixels at scale 2 with 2-pixel gaps.
+        // 3 units × 5 steps of 4×4 pixels at scale 2 with 2-pixel gaps, with room for the
+        // title and the row labels around them.
         let decoder = png::Decoder::new(std::fs::File::open(&traversals).unwrap());
         let info = decoder.read_info().unwrap().info().clone();
-        assert_eq!((info.width, info.height), (5 * 8 + 6 * 2, 3 * 8 + 4 * 2));
+        assert!(info.width > 5 * 8 + 6 * 2 + 40 && info.height > 3 * 8 + 4 * 2 + 30);
+        assert_eq!(info.color_type, png::ColorType::Rgb);
         assert!(samples.is_file());
         assert!(save_traversals(&traversals, model.net(), &data, "nope", 5).is_err());
     }

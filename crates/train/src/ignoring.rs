@@ -36,7 +36,7 @@ use aecraft_eval::probe::majority_rate;
 use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 
 use crate::autoencoder::side_inputs;
-use crate::pictures::save_image_grid;
+use crate::pictures::{save_labelled_image_grid, GridLabels};
 use crate::probe::{code_probe_accuracy, posthoc_probe_accuracy};
 use crate::run_folder::holds_run;
 use crate::{
@@ -503,12 +503,27 @@ pub fn save_label_swap(
     }
     let per_row = columns.len();
     let grid = Tensor::f_stack(&columns, 1)?.view([rows * per_row as i64, -1]);
-    save_image_grid(
+    let column_labels: Vec<String> = match relabel {
+        true => std::iter::once("input".to_string())
+            .chain((0..classes).map(|label| label.to_string()))
+            .collect(),
+        false => vec!["input".into(), "redrawn".into()],
+    };
+    save_labelled_image_grid(
         path,
         &grid.to_device(Device::Cpu),
         (eval.height(), eval.width()),
         per_row,
         2,
+        &GridLabels {
+            title: "Each input's code, drawn with every label",
+            columns_label: match relabel {
+                true => "the label the generator reads",
+                false => "the generator does not read the label",
+            },
+            columns: &column_labels,
+            rows: &[],
+        },
     )
 }
 

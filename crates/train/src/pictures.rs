@@ -55,52 +55,235 @@ const RECONSTRUCTIONS_SHOWN: i64 = 16;
 pub fn save_image_grid(
     path: &Path,
     images: &Tensor,
-    (height, width): (i64, i64),
+    size: (i64, i64),
     columns: usize,
     scale: usize,
 ) -> Result<(), TrainError> {
-    let n = images.size().first().copied().unwrap_or(0) as usize;
-    if n == 0 || columns == 0 || scale == 0 {
-        return Err(TrainError::invalid(
-            "picture",
-            path.display(),
-            "needs at least one image, column and scale 1",
-        ));
-    }
-    let pixels: Vec<u8> = Vec::try_from(
-        (images
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .clamp(0.0, 1.0)
-            * 255.0)
-            .round()
-            .to_kind(Kind::Uint8)
-            .reshape([-1]),
-    )?;
-    let (h, w) = (height as usize, width as usize);
-    if pixels.len() != n * h * w {
-        return Err(TrainError::invalid(
-            "picture",
-            path.display(),
-            format!("images are not {h}x{w}"),
-        ));
-    }
-    let rows = n.div_ceil(columns);
-    let cell_w = w * scale + GAP;
-    let cell_h = h * scale + GAP;
-    let (canvas_w, canvas_h) = (columns * cell_w + GAP, rows * cell_h + GAP);
-    let mut canvas = vec![GAP_LEVEL; canvas_w * canvas_h];
-    for (i, image) in pixels.chunks_exact(h * w).enumerate() {
-        let (left, top) = (GAP + (i % columns) * cell_w, GAP + (i / columns) * cell_h);
-        for y in 0..h * scale {
-            let row = &image[(y / scale) * w..(y / scale + 1) * w];
-            let start = (top + y) * canvas_w + left;
-            for (x, out) in canvas[start..start + w * scale].iter_mut().enumerate() {
-                *out = row[x / scale];
+    let grid = GreyGrid::new(path, images, size, columns, scale)?;
+    write_grey_png(path, &grid.pixels, grid.width, grid.height)
+}
+
+/// Grey levels of an image grid, rows of `width` pixels.
+struct GreyGrid {
+    pixels: Vec<u8>,
+    width: usize,
+    height: usize,
+    /// Rows of cells.
+    rows: usize,
+}
+
+impl GreyGrid {
+    /// The grid of [`save_image_grid`]; errors name `path`.
+    fn new(
+        path: &Path,
+        images: &Tensor,
+        (height, width): (i64, i64),
+        columns: usize,
+        scale: usize,
+    ) -> Result<Self, TrainError> {
+        let n = images.size().first().copied().unwrap_or(0) as usize;
+        if n == 0 || columns == 0 || scale == 0 {
+            return Err(TrainError::invalid(
+                "picture",
+                path.display(),
+                "needs at least one image, column and scale 1",
+            ));
+        }
+        let pixels: Vec<u8> = Vec::try_from(
+            (images
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .clamp(0.0, 1.0)
+                * 255.0)
+                .round()
+                .to_kind(Kind::Uint8)
+                .reshape([-1]),
+        )?;
+        let (h, w) = (height as usize, width as usize);
+        if pixels.len() != n * h * w {
+            return Err(TrainError::invalid(
+                "picture",
+                path.display(),
+                format!("images are not {h}x{w}"),
+            ));
+        }
+        let rows = n.div_ceil(columns);
+        let cell_w = w * scale + GAP;
+        let cell_h = h * scale + GAP;
+        let (canvas_w, canvas_h) = (columns * cell_w + GAP, rows * cell_h + GAP);
+        let mut canvas = vec![GAP_LEVEL; canvas_w * canvas_h];
+        for (i, image) in pixels.chunks_exact(h * w).enumerate() {
+            let (left, top) = (GAP + (i % columns) * cell_w, GAP + (i / columns) * cell_h);
+            for y in 0..h * scale {
+                let row = &image[(y / scale) * w..(y / scale + 1) * w];
+                let start = (top + y) * canvas_w + left;
+                for (x, out) in canvas[start..start + w * scale].iter_mut().enumerate() {
+                    *out = row[x / scale];
+                }
             }
         }
+        Ok(Self {
+            pixels: canvas,
+            width: canvas_w,
+            height: canvas_h,
+            rows,
+        })
     }
-    write_grey_png(path, &canvas, canvas_w, canvas_h)
+}
+
+/// The text around a grid of [`save_labelled_image_grid`].
+#[derive(Debug, Clone, Copy)]
+pub struct GridLabels<'a> {
+    /// The title above the grid.
+    pub title: &'a str,
+    /// What the columns vary, above the column labels, e.g. "label given to the generator".
+    pub columns_label: &'a str,
+    /// One label per column, above it, e.g. "0" … "9"; or none.
+    pub columns: &'a [String],
+    /// One label per row, left of it, e.g. "unit 3"; or none.
+    pub rows: &'a [String],
+}
+
+/// Pixels of white around a labelled grid and between its texts.
+const LABEL_PAD: u32 = 8;
+/// Font size of a labelled grid's title.
+const GRID_TITLE_SIZE: f64 = 18.0;
+/// Font size of a labelled grid's other texts.
+const GRID_TEXT_SIZE: f64 = 13.0;
+
+/// Saves `images` as [`save_image_grid`] lays them out, on white with `labels` around: the
+/// title at the top, `columns_label` under it, each column's label above its column and each
+/// row's label left of its row, in DejaVu Sans. Refuses label counts other than zero or the
+/// number of columns and rows.
+pub fn save_labelled_image_grid(
+    path: &Path,
+    images: &Tensor,
+    size: (i64, i64),
+    columns: usize,
+    scale: usize,
+    labels: &GridLabels<'_>,
+) -> Result<(), TrainError> {
+    let grid = GreyGrid::new(path, images, size, columns, scale)?;
+    for (what, count, wanted) in [
+        ("column labels", labels.columns.len(), columns),
+        ("row labels", labels.rows.len(), grid.rows),
+    ] {
+        if count != 0 && count != wanted {
+            return Err(TrainError::invalid(
+                "picture",
+                path.display(),
+                format!("has {count} {what} for {wanted}"),
+            ));
+        }
+    }
+    require_font(path, "labelled grid")?;
+    let measure = |text: &str, size: f64| {
+        (FONT, size)
+            .into_font()
+            .box_size(text)
+            .map_err(|e| TrainError::format(path, "labelled grid", e.to_string()))
+    };
+    let widest = |texts: &[String]| -> Result<(u32, u32), TrainError> {
+        texts.iter().try_fold((0, 0), |(w, h), text| {
+            let (tw, th) = measure(text, GRID_TEXT_SIZE)?;
+            Ok((w.max(tw), h.max(th)))
+        })
+    };
+    let title = measure(labels.title, GRID_TITLE_SIZE)?;
+    let caption = measure(labels.columns_label, GRID_TEXT_SIZE)?;
+    let column_text = widest(labels.columns)?;
+    let row_text = widest(labels.rows)?;
+    let line = |(_, h): (u32, u32)| if h > 0 { h + LABEL_PAD } else { 0 };
+    let left = LABEL_PAD
+        + if row_text.0 > 0 {
+            row_text.0 + LABEL_PAD
+        } else {
+            0
+        };
+    let top = LABEL_PAD + line(title) + line(caption) + line(column_text);
+    let (grid_w, grid_h) = (grid.width as u32, grid.height as u32);
+    // The title starts at the left edge, the caption above the grid's first column.
+    let width = (left + grid_w.max(caption.0) + LABEL_PAD).max(title.0 + 2 * LABEL_PAD);
+    let height = top + grid_h + LABEL_PAD;
+    let mut canvas = vec![255u8; width as usize * height as usize * 3];
+    for (y, row) in grid.pixels.chunks_exact(grid.width).enumerate() {
+        let start = ((top as usize + y) * width as usize + left as usize) * 3;
+        for (out, &level) in canvas[start..start + 3 * grid.width]
+            .chunks_exact_mut(3)
+            .zip(row)
+        {
+            out.fill(level);
+        }
+    }
+    {
+        let root = BitMapBackend::with_buffer(&mut canvas, (width, height)).into_drawing_area();
+        let layout = GridLayout {
+            left,
+            top,
+            cell: (
+                (size.1 as usize * scale + GAP) as u32,
+                (size.0 as usize * scale + GAP) as u32,
+            ),
+            lines: (line(title), line(caption)),
+        };
+        draw_grid_labels(&root, labels, &layout)
+            .map_err(|e| drawing_failed(path, "labelled grid", e))?;
+    }
+    write_png(path, &canvas, (width, height), png::ColorType::Rgb)
+}
+
+/// Where [`draw_grid_labels`] writes: the grid's top-left corner, a cell's size with its gap,
+/// and the heights of the title's and the caption's lines, in pixels.
+struct GridLayout {
+    left: u32,
+    top: u32,
+    cell: (u32, u32),
+    lines: (u32, u32),
+}
+
+/// Draws the texts of `labels` around a grid placed as `layout` says on `root`.
+fn draw_grid_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    labels: &GridLabels<'_>,
+    layout: &GridLayout,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let at = |x: u32, y: u32| (x as i32, y as i32);
+    let style =
+        |size: f64, h: HPos, v: VPos| TextStyle::from((FONT, size).into_font()).pos(Pos::new(h, v));
+    let pad = LABEL_PAD;
+    root.draw(&Text::new(
+        labels.title,
+        at(pad, pad),
+        style(GRID_TITLE_SIZE, HPos::Left, VPos::Top),
+    ))?;
+    root.draw(&Text::new(
+        labels.columns_label,
+        at(layout.left, pad + layout.lines.0),
+        style(GRID_TEXT_SIZE, HPos::Left, VPos::Top),
+    ))?;
+    let (cell_w, cell_h) = layout.cell;
+    let half_gap = GAP as u32 / 2;
+    for (i, label) in (0u32..).zip(labels.columns) {
+        root.draw(&Text::new(
+            label.as_str(),
+            at(
+                layout.left + GAP as u32 + i * cell_w + (cell_w - GAP as u32) / 2,
+                layout.top - half_gap,
+            ),
+            style(GRID_TEXT_SIZE, HPos::Center, VPos::Bottom),
+        ))?;
+    }
+    for (i, label) in (0u32..).zip(labels.rows) {
+        root.draw(&Text::new(
+            label.as_str(),
+            at(
+                layout.left - pad,
+                layout.top + GAP as u32 + i * cell_h + (cell_h - GAP as u32) / 2,
+            ),
+            style(GRID_TEXT_SIZE, HPos::Right, VPos::Center),
+        ))?;
+    }
+    root.present()
 }
 
 /// A chart for [`save_bar_chart`]: one bar per value, the bars numbered from 0 along the
@@ -139,7 +322,7 @@ pub fn save_bar_chart(path: &Path, chart: &BarChart<'_>) -> Result<(), TrainErro
     let mut canvas = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut canvas, (width, height)).into_drawing_area();
-        draw_bar_chart(&root, chart, bars).map_err(|e| drawing_failed(path, e))?;
+        draw_bar_chart(&root, chart, bars).map_err(|e| drawing_failed(path, "bar chart", e))?;
     }
     write_png(path, &canvas, (width, height), png::ColorType::Rgb)
 }
@@ -290,7 +473,7 @@ pub fn save_line_chart(path: &Path, chart: &LineChart<'_>) -> Result<(), TrainEr
     let mut canvas = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut canvas, (width, height)).into_drawing_area();
-        draw_line_chart(&root, chart).map_err(|e| drawing_failed(path, e))?;
+        draw_line_chart(&root, chart).map_err(|e| drawing_failed(path, "line chart", e))?;
     }
     write_png(path, &canvas, (width, height), png::ColorType::Rgb)
 }
@@ -360,9 +543,9 @@ fn format_value(value: f64) -> String {
     }
 }
 
-/// A drawing error from plotters while drawing the chart at `path`.
-fn drawing_failed(path: &Path, cause: impl std::fmt::Display) -> TrainError {
-    TrainError::format(path, "bar chart", format!("could not be drawn: {cause}"))
+/// A drawing error from plotters while drawing the picture at `path` (of kind `what`).
+fn drawing_failed(path: &Path, what: &str, cause: impl std::fmt::Display) -> TrainError {
+    TrainError::format(path, what, format!("could not be drawn: {cause}"))
 }
 
 /// Writes `canvas` (grey levels, rows of `width` pixels) as a PNG to `path` atomically.
@@ -436,6 +619,79 @@ mod tests {
         );
         assert_eq!(pixels[GAP * w as usize + GAP], 255);
         assert_eq!(pixels[GAP * w as usize + GAP + 6 + GAP], 0);
+    }
+
+    fn labels(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn a_labelled_grid_keeps_the_images_and_writes_text_around_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labelled.png");
+        // Two rows of two 2x3 images, each a different grey.
+        let levels = Tensor::from_slice(&[0.0f32, 0.25, 0.5, 1.0]);
+        let images = levels.unsqueeze(1).repeat([1, 6]);
+        let (columns, rows) = (labels(&["low", "high"]), labels(&["unit 0", "unit 1"]));
+        let text = GridLabels {
+            title: "Traversals",
+            columns_label: "value of the unit",
+            columns: &columns,
+            rows: &rows,
+        };
+        save_labelled_image_grid(&path, &images, (2, 3), 2, 2, &text).unwrap();
+        let (w, h, pixels) = decode(&path);
+        let plain = GreyGrid::new(&path, &images, (2, 3), 2, 2).unwrap();
+        assert!(w as usize > plain.width && h as usize > plain.height);
+        let rgb: Vec<[u8; 3]> = pixels.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect();
+        // The plain grid appears unchanged somewhere in the picture, below and right of text.
+        let at = |x: usize, y: usize| rgb[y * w as usize + x];
+        let found = (0..h as usize - plain.height)
+            .flat_map(|top| (0..w as usize - plain.width).map(move |left| (left, top)))
+            .find(|&(left, top)| {
+                plain
+                    .pixels
+                    .chunks_exact(plain.width)
+                    .enumerate()
+                    .all(|(y, row)| {
+                        row.iter()
+                            .enumerate()
+                            .all(|(x, &level)| at(left + x, top + y) == [level; 3])
+                    })
+            });
+        let (left, top) = found.expect("the grid is in the picture");
+        assert!(left > 0 && top > 0, "room for the labels: {left}, {top}");
+        // Text is drawn: dark pixels left of the grid (row labels) and above it (title,
+        // caption, column labels), and nothing but white and grey elsewhere.
+        let dark = |xs: std::ops::Range<usize>, ys: std::ops::Range<usize>| {
+            ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
+                .filter(|&(x, y)| at(x, y)[0] < 128)
+                .count()
+        };
+        assert!(dark(0..left, top..top + plain.height) > 20);
+        assert!(dark(0..w as usize, 0..top) > 50);
+    }
+
+    #[test]
+    fn a_labelled_grid_needs_a_label_per_row_and_column_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labelled.png");
+        let images = Tensor::zeros([4, 6], (Kind::Float, Device::Cpu));
+        let three = labels(&["a", "b", "c"]);
+        let text = |columns, rows| GridLabels {
+            title: "t",
+            columns_label: "",
+            columns,
+            rows,
+        };
+        for (columns, rows) in [(&three[..], &[][..]), (&[][..], &three[..])] {
+            let err = save_labelled_image_grid(&path, &images, (2, 3), 2, 1, &text(columns, rows))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("labelled.png") && err.contains("3"), "{err}");
+        }
+        save_labelled_image_grid(&path, &images, (2, 3), 2, 1, &text(&[], &[])).unwrap();
+        assert!(path.exists());
     }
 
     #[test]
@@ -604,7 +860,7 @@ mod tests {
     fn drawing_errors_become_train_errors() {
         let cause =
             draw_bar_chart(&Refusing.into_drawing_area(), &chart(&[1.0, 2.0]), 2).unwrap_err();
-        let err = drawing_failed(Path::new("refused.png"), cause);
+        let err = drawing_failed(Path::new("refused.png"), "bar chart", cause);
         assert!(matches!(err, TrainError::Format(_)), "{err:?}");
         let message = err.to_string();
         assert!(
