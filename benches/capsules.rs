@@ -11,7 +11,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use aecraft::generators::CapsuleGeneratorConfig;
-use aecraft::train::{AdamConfig, Batch, ClusterAutoencoder, ClusterAutoencoderConfig, TrainModel};
+use aecraft::models::{ClusterAutoencoder, ClusterAutoencoderConfig};
+use aecraft::train::{AdamConfig, Batch, TrainModel};
 
 const BATCH: i64 = 256;
 const CLUSTERS: i64 = 25;

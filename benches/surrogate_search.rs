@@ -1,5 +1,5 @@
 //! Criterion benchmark of inference by search through the learned renderer
-//! (`aecraft_train::sprites::search_params`) on 64×64 sprites, as the `surrogate` example
+//! (`aecraft_models::sprites::search_params`) on 64×64 sprites, as the `surrogate` example
 //! runs it: the default search (3 shapes × 4 starting rotations, 30 Adam steps each through
 //! the frozen windowed surrogate MLP 256,1024) for 50 sprites, and one descent step alone for
 //! the same 600 candidates. The surrogate's and encoder's weights are random: the cost does
@@ -10,9 +10,9 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use aecraft::data::sprites::PARAM_VECTOR_LEN;
 use aecraft::generators::{SurrogateConfig, TranslationConfig};
+use aecraft::models::sprites::{search_params, SearchConfig};
 use aecraft::prelude::*;
 use aecraft::train::refine::{refine_group, RefineConfig};
-use aecraft::train::sprites::{search_params, SearchConfig};
 
 const SIZE: i64 = 64;
 const SPRITES: i64 = 50;

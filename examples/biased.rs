@@ -4,7 +4,7 @@
 //! cargo run --release --example biased -- --out runs/biased [--mode softmax|sparse-bits]
 //! ```
 //!
-//! The two kinds are described in [`aecraft::train::biased`]: `softmax`, a 12-way choice
+//! The two kinds are described in [`aecraft::models::biased`]: `softmax`, a 12-way choice
 //! with a usage prior whose target is 2 common and 10 rare units; `sparse-bits`, 64 bits
 //! with a target firing rate of 0.1. Usage and firing rates are measured on the test images.
 //!
@@ -23,7 +23,7 @@ use aecraft::codes::{BinarizeConfig, ClusterChoiceConfig, LinearSchedule};
 use aecraft::codes::{SparsityPriorConfig, UsagePriorConfig};
 use aecraft::experiment::{train_and_score, Experiment};
 use aecraft::generators::GeneratorConfig;
-use aecraft::train::biased::Mode;
+use aecraft::models::biased::Mode;
 use aecraft::train::TrainError;
 
 #[derive(Debug, Parser)]

@@ -15,14 +15,14 @@
 //!
 //! Writes the run folder `--out`: `config.json`, `config.toml`, `checkpoint/`, `metrics.json`, `clusters.png`,
 //! `cluster_sizes.png`; `mlp` and `capsules` also `log.jsonl` and `reconstructions.png`,
-//! `capsules` `templates.png` (see `aecraft_train::cluster_run`).
+//! `capsules` `templates.png` (see `aecraft_models::cluster_run`).
 
 use clap::Parser;
 
 use aecraft::cli::{run_main, PresetFlags, RunArgs, MNIST_CLASSES};
 use aecraft::clustering_flags::ClusteringFlags;
 use aecraft::experiment::train_and_score;
-use aecraft::train::cluster_run::metrics_table;
+use aecraft::models::cluster_run::metrics_table;
 
 #[derive(Debug, Parser)]
 #[command(about = "Cluster MNIST with the talk's clustering autoencoders")]

@@ -5,7 +5,7 @@
 //! cargo run --release --example hashing -- --out runs/hashing --bits 32 [--epochs 4]
 //! ```
 //!
-//! The model ([`aecraft::train::hashing`]): logistic units with discretization noise, pushed
+//! The model ([`aecraft::models::hashing`]): logistic units with discretization noise, pushed
 //! toward balanced and uncorrelated bits, plus a neighbour-agreement term that makes the bits
 //! of each training image agree with those of one of its nearest neighbours (cosine
 //! similarity on `--pca` PCA dimensions of the training images).

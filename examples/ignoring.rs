@@ -1,5 +1,5 @@
 //! The ignoring autoencoder: a code that leaves out the digit class (the methods and parts:
-//! [`aecraft::train::ignoring`]; `docs/toolbox.md` has the validation runs behind the
+//! [`aecraft::models::ignoring`]; `docs/toolbox.md` has the validation runs behind the
 //! defaults). The encoder reads the image only (`--conditional-encoder` lets it read the
 //! label too; `--label-guess true` lets it read its own guess of the label, made from the
 //! image). After training, the judge, an MLP probe (256-256) trained to convergence on
@@ -26,8 +26,8 @@ use clap::Parser;
 use aecraft::cli::{finite_f64, parse_widths, run_main, set_if_given, PresetFlags, RunArgs};
 use aecraft::codes::EncoderObjective;
 use aecraft::experiment::{train_and_score, Experiment};
+use aecraft::models::ignoring::{AdversaryInput, IgnoringConfig, IgnoringRun, Method};
 use aecraft::prelude::*;
-use aecraft::train::ignoring::{AdversaryInput, IgnoringConfig, IgnoringRun, Method};
 
 #[derive(Debug, Parser)]
 #[command(about = "Ignoring autoencoder on MNIST: a code without the digit class")]

@@ -4,7 +4,7 @@
 //! known, and scores both codes with the Mutual Information Gap. A beta-VAE (`--beta`) and a
 //! beta-TCVAE (`--beta-tc`) with the same networks (0 leaves either out) are trained and
 //! scored too, as the usual references for disentangling; their code is the posterior mean.
-//! See [`aecraft::train::sprites::independent`] and docs/independent.md.
+//! See [`aecraft::models::sprites::independent`] and docs/independent.md.
 //!
 //! ```text
 //! cargo run --release --example independent -- --out runs/independent [--code-dropout P] [--epochs N] [--seed S]
@@ -24,9 +24,9 @@ use clap::Parser;
 
 use aecraft::cli::{finite_f64, parse_widths, run_main, PresetFlags, RunArgs, SpritesChoice};
 use aecraft::data::sprites::SpriteLabels;
+use aecraft::models::sprites::independent::{FactorTruth, IndependentConfig};
 use aecraft::train::atomic;
 use aecraft::train::generated::save_traversals;
-use aecraft::train::sprites::independent::{FactorTruth, IndependentConfig};
 
 #[derive(Debug, Parser)]
 #[command(about = "Autoencoders with and without code dropout on sprites, scored by MIG")]

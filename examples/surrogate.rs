@@ -19,12 +19,12 @@ use clap::Parser;
 
 use aecraft::cli::{at_least_one, finite_f64, merge_metrics, parse_widths, run_main};
 use aecraft::cli::{RunArgs, SpritesChoice};
-use aecraft::prelude::*;
-use aecraft::train::atomic;
-use aecraft::train::sprites::{
+use aecraft::models::sprites::{
     fit_and_invert, save_inversion_pictures, surrogate_config, Drawing, SearchConfig, ShapeInput,
     TwoStageConfig,
 };
+use aecraft::prelude::*;
+use aecraft::train::atomic;
 
 #[derive(Debug, Parser)]
 #[command(about = "Learn a surrogate of the sprites renderer and invert it with an encoder")]

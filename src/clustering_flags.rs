@@ -6,8 +6,9 @@ use clap::Args;
 
 use crate::cli::{finite_f64, parse_widths, set_if_given, PresetFlags};
 use crate::experiment::Experiment;
-use aecraft_train::cluster_run::ClusteringConfig;
-use aecraft_train::{ClusterGenerator, ClusterVariant, TrainError};
+use aecraft_models::cluster_run::ClusteringConfig;
+use aecraft_models::{ClusterGenerator, ClusterVariant};
+use aecraft_train::TrainError;
 
 /// The clustering model and the changes to its preset; flatten it into a command's flags.
 #[derive(Debug, Args)]

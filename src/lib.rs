@@ -26,7 +26,10 @@
 //! - [`eval`] (`aecraft-eval`): metrics on codes (clustering, retrieval, probes, MIG);
 //! - [`codes`] (`aecraft-codes`): code transforms;
 //! - [`generators`] (`aecraft-generators`): generators;
-//! - [`train`] (`aecraft-train`): the pipeline, the models, the loop, runs and checkpoints.
+//! - [`train`] (`aecraft-train`): the pipeline, the loop, runs, checkpoints, probes and
+//!   pictures;
+//! - [`models`] (`aecraft-models`): the talk's models (clustering, hashing, ignoring, biased
+//!   codes, sprites), built on `train`.
 //!
 //! [`cli`] holds the flags every example shares; the [`prelude`] the names most programs use.
 
@@ -34,6 +37,7 @@ pub use aecraft_codes as codes;
 pub use aecraft_data as data;
 pub use aecraft_eval as eval;
 pub use aecraft_generators as generators;
+pub use aecraft_models as models;
 pub use aecraft_tensor as tensor;
 pub use aecraft_train as train;
 

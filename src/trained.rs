@@ -11,16 +11,17 @@ use tch::{Device, Kind, Tensor};
 
 use aecraft_data::ImageDataset;
 use aecraft_eval::retrieval::PackedCodes;
-use aecraft_train::biased::score_bias;
-use aecraft_train::cluster_run::{score_clusters, ClusteringConfig};
-use aecraft_train::clustering::ClusterModel;
-use aecraft_train::hashing::{score_hashing, RetrievalProtocol};
-use aecraft_train::ignoring::code_input;
+use aecraft_models::biased::score_bias;
+use aecraft_models::cluster_run::{score_clusters, ClusteringConfig};
+use aecraft_models::clustering::ClusterModel;
+use aecraft_models::hashing::{score_hashing, RetrievalProtocol};
+use aecraft_models::ignoring::code_input;
+use aecraft_models::{ClusterAutoencoder, GaussianMixtureModel, KMeansModel};
 use aecraft_train::probe::{code_probe_accuracy, posthoc_probe_accuracy};
 use aecraft_train::run::{read_config, CHECKPOINT_DIR};
 use aecraft_train::{
-    encode_dataset, evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, ClusterAutoencoder,
-    GaussianMixtureModel, KMeansModel, TrainError, TrainModel,
+    encode_dataset, evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, TrainError,
+    TrainModel,
 };
 
 use crate::experiment::{label_classes, Experiment, ExperimentModel};

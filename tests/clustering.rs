@@ -4,13 +4,14 @@
 
 use aecraft::codes::Code;
 use aecraft::generators::{CapsuleGeneratorConfig, KMeansConfig, MixtureConfig};
-use aecraft::prelude::*;
-use aecraft::train::cluster_run::{cluster_and_score, ClusteringConfig};
-use aecraft::train::clustering::{clustering_metrics, save_cluster_pictures, ClusterModel};
-use aecraft::train::{
-    evaluate, ClusterAutoencoder, ClusterAutoencoderConfig, ClusterGenerator, ClusterVariant,
-    GaussianMixtureConfig, GaussianMixtureModel, KMeansModel, Run, RunSpec,
+use aecraft::models::cluster_run::{cluster_and_score, ClusteringConfig};
+use aecraft::models::clustering::{clustering_metrics, save_cluster_pictures, ClusterModel};
+use aecraft::models::{
+    ClusterAutoencoder, ClusterAutoencoderConfig, ClusterGenerator, ClusterVariant,
+    GaussianMixtureConfig, GaussianMixtureModel, KMeansModel,
 };
+use aecraft::prelude::*;
+use aecraft::train::{evaluate, Run, RunSpec};
 use tch::{Device, Kind, Tensor};
 
 /// Three kinds of 4x4 images (a lit top row, left column or diagonal), with noise: `n` each.

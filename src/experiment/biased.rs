@@ -1,11 +1,11 @@
 //! The `[biased]` experiment: a code pushed toward a chosen kind by the objective alone
-//! (see [`aecraft_train::biased`]), scored by how well the evaluation images' codes follow
+//! (see [`aecraft_models::biased`]), scored by how well the evaluation images' codes follow
 //! the prior.
 
 use serde_json::{json, Value};
 
 use aecraft_data::ImageDataset;
-use aecraft_train::biased::{save_usage_picture, score_bias, BiasedRun, Mode};
+use aecraft_models::biased::{save_usage_picture, score_bias, BiasedRun, Mode};
 use aecraft_train::{Run, TrainError};
 
 use super::autoencoder::{save_reconstructions_of, train_pipeline};
@@ -19,7 +19,7 @@ const PER_UNIT: i64 = 12;
 /// and writes `metrics.json`, `reconstructions.png` and, for `softmax`, `usage.png`.
 ///
 /// Metrics: `mode`, `test_reconstruction_bce`, `train_seconds`, `evaluated_on`, `epochs`,
-/// `seed`, and the mode's scores ([`aecraft_train::biased::BiasScores`]).
+/// `seed`, and the mode's scores ([`aecraft_models::biased::BiasScores`]).
 pub fn score_biased(
     run: &Run<BiasedRun>,
     (train, eval, eval_name): (&ImageDataset, &ImageDataset, &str),

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use aecraft_train::biased::BiasedRun;
-use aecraft_train::cluster_run::ClusteringRun;
-use aecraft_train::hashing::HashingRun;
-use aecraft_train::ignoring::IgnoringRun;
+use aecraft_models::biased::BiasedRun;
+use aecraft_models::cluster_run::ClusteringRun;
+use aecraft_models::hashing::HashingRun;
+use aecraft_models::ignoring::IgnoringRun;
 use aecraft_train::{AutoencoderConfig, RunSpec, TrainError};
 
 use super::{Experiment, ExperimentModel, ImageSize};

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use aecraft_data::ImageDataset;
-use aecraft_train::hashing::{score_hashing, train_hashing, HashingRun, RetrievalProtocol};
+use aecraft_models::hashing::{score_hashing, train_hashing, HashingRun, RetrievalProtocol};
 use aecraft_train::mse::mse;
 use aecraft_train::pictures::save_reconstructions;
 use aecraft_train::{Run, TrainError};

@@ -1,6 +1,6 @@
 //! The `[ignoring]` experiment: an autoencoder whose code leaves out the label, trained with
 //! a plain autoencoder of the same code size and budget beside it, both probed for the
-//! label after training (see [`aecraft_train::ignoring`]); and the trade-off of a sweep of
+//! label after training (see [`aecraft_models::ignoring`]); and the trade-off of a sweep of
 //! such runs ([`save_tradeoff`]).
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use aecraft_codes::TransformConfig;
 use aecraft_data::ImageDataset;
-use aecraft_train::ignoring::{
+use aecraft_models::ignoring::{
     save_label_swap, score_ignoring, train_ignoring, IgnoringConfig, IgnoringRun,
 };
 use aecraft_train::pictures::{save_line_chart, LineChart};
@@ -34,7 +34,7 @@ pub fn label_classes(config: &AutoencoderConfig) -> Option<i64> {
 /// Trains `run`'s ignoring and plain autoencoders on `train`, probes both codes of `eval`
 /// (named `eval_name`) for the label, and writes `metrics.json` and `swap.png`.
 ///
-/// Metrics: the probes' scores ([`aecraft_train::ignoring::IgnoringScores`]), `method`,
+/// Metrics: the probes' scores ([`aecraft_models::ignoring::IgnoringScores`]), `method`,
 /// `probe`, `posthoc_probe`, `conditional_encoder` (the encoder reads the label),
 /// `label_guess` (it reads its own guess of the label), `train_seconds`,
 /// `plain_train_seconds`, `evaluated_on`, `code_size`, `epochs` and `seed`.

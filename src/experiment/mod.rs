@@ -36,12 +36,13 @@ use serde_json::Value;
 use aecraft_codes::TransformConfig;
 use aecraft_data::ImageDataset;
 use aecraft_generators::GeneratorConfig;
-use aecraft_train::biased::BiasedRun;
-use aecraft_train::cluster_run::{cluster_and_score, ClusteringConfig, ClusteringRun};
-use aecraft_train::hashing::HashingRun;
-use aecraft_train::ignoring::IgnoringRun;
+use aecraft_models::biased::BiasedRun;
+use aecraft_models::cluster_run::{cluster_and_score, ClusteringConfig, ClusteringRun};
+use aecraft_models::hashing::HashingRun;
+use aecraft_models::ignoring::IgnoringRun;
+use aecraft_models::ClusterGenerator;
 use aecraft_train::run::RunConfig;
-use aecraft_train::{AutoencoderConfig, ClusterGenerator, Run, RunSpec, TrainConfig, TrainError};
+use aecraft_train::{AutoencoderConfig, Run, RunSpec, TrainConfig, TrainError};
 
 /// The size of the images an experiment trains on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

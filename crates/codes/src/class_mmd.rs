@@ -151,7 +151,7 @@ fn class_mmd_of_scaled(units: &Tensor, one_hot: &Tensor, bandwidths: &[f64]) -> 
 }
 
 /// Each column of `units` (`[B, N]`) minus its median, over its median absolute deviation
-/// times [`MAD_TO_STD`] (plus [`SCALE_FLOOR`]): `[B, N]`, a Gaussian column's standardization.
+/// times `MAD_TO_STD` (1.4826; plus `SCALE_FLOOR`): `[B, N]`, a Gaussian column's standardization.
 pub fn robustly_scaled(units: &Tensor) -> Tensor {
     let (median, _) = units.median_dim(0, true);
     let centred = units - median;

@@ -3,7 +3,7 @@
 //!
 //! Cluster assignments are `&[usize]` with values below `k`; class labels are `&[usize]`
 //! with values below `classes`. Every metric checks its arguments and returns
-//! [`EvalError::InvalidInput`] naming the offending one instead of panicking.
+//! [`EvalError::Invalid`] naming the offending one instead of panicking.
 //!
 //! All counting goes through one sparse contingency table (the crate-private `Contingency`),
 //! which [`crate::mig`] reuses for its entropies and mutual information.

@@ -69,11 +69,11 @@ const MAX_EPOCHS: usize = 100;
 /// `test_codes`/`test_labels`.
 ///
 /// Features are standardized with the training codes' mean and standard deviation, so that
-/// information in units of small scale is as visible as in large ones. Every
-/// [`HOLD_OUT_EVERY`]th training code is held out; the probe trains on the others with
-/// mini-batch Adam (batches shuffled by `seed`, which leaves libtorch's random state alone)
-/// until the held-out accuracy has not improved for [`PATIENCE`] epochs (at most
-/// [`MAX_EPOCHS`]), and the weights of its best held-out epoch are scored. Its initial
+/// information in units of small scale is as visible as in large ones. Every tenth training
+/// code (`HOLD_OUT_EVERY`) is held out; the probe trains on the others with mini-batch Adam
+/// (batches shuffled by `seed`, which leaves libtorch's random state alone) until the
+/// held-out accuracy has not improved for 5 epochs (`PATIENCE`; at most 100,
+/// `MAX_EPOCHS`), and the weights of its best held-out epoch are scored. Its initial
 /// weights draw from libtorch's random state.
 pub fn mlp_probe_accuracy(
     train_codes: &Tensor,

@@ -3,7 +3,7 @@
 //! "learn a second NN to approximate a real CG system").
 //!
 //! The surrogate maps a continuous parameter vector to pixel logits. It is trained elsewhere
-//! (by regression on samples of the true renderer, see `aecraft_train::sprites::surrogate`)
+//! (by regression on samples of the true renderer, see `aecraft_models::sprites::surrogate`)
 //! and used here frozen: [`SurrogateGenerator`] holds the network in its own `VarStore`,
 //! loads its weights from a file and freezes them, so an autoencoder's optimizer only
 //! updates the encoder while reconstruction gradients flow through the surrogate into it.

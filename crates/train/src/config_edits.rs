@@ -96,7 +96,6 @@ mod tests {
     use aecraft_codes::BinarizeConfig;
 
     use super::*;
-    use crate::hashing::binarizing_autoencoder;
 
     #[test]
     fn a_vae_made_deterministic_is_the_plain_autoencoder() {
@@ -137,8 +136,10 @@ mod tests {
 
     #[test]
     fn transforms_are_edited_by_type() {
-        let noise = aecraft_codes::LinearSchedule::constant(1.0);
-        let mut config = binarizing_autoencoder(&[32], 16, noise, 1.0, 1.0).unwrap();
+        let mut config = AutoencoderConfig::plain(&[32], 16);
+        config
+            .transforms
+            .push(TransformConfig::Binarize(BinarizeConfig::default()));
         for binarize in config.transforms_mut::<BinarizeConfig>() {
             binarize.straight_through = true;
         }

@@ -1,7 +1,7 @@
 //! # aecraft-train
 //!
-//! The top library layer of aecraft: everything needed to train, measure and inspect the
-//! autoencoders built from `aecraft-codes` and `aecraft-generators`.
+//! The training layer of aecraft: everything needed to assemble, train, measure and inspect
+//! the autoencoders built from `aecraft-codes` and `aecraft-generators`.
 //!
 //! ```
 //! use aecraft_train::{AutoencoderConfig, AutoencoderModel, ImageDataset, Run, RunSpec};
@@ -36,43 +36,29 @@
 //!   error per pixel; [`probe`]: linear and post-hoc MLP probes of the label in a code; [`generated`]:
 //!   pictures of prior samples and traversals.
 //! - [`neighbors`]: PCA projection and cosine nearest neighbours.
-//! - [`hashing`]: semantic hashing with a binarizing autoencoder and neighbour agreement.
-//! - [`ignoring`]: a code that leaves out the label; [`biased`]: codes pushed toward chosen
-//!   kinds (a skewed softmax, sparse bits).
-//! - [`sprites`]: a learned surrogate of the sprites renderer, inverse graphics by search
-//!   through it, and codes of independent features scored against the sprites' factors.
-//! - [`clustering`]: what clustering models share: assignments, metrics, pictures.
-//! - [`cluster_models`]: k-means and the Gaussian mixture as [`clustering::ClusterModel`]s.
-//! - [`cluster_autoencoder`]: the clustering autoencoder as a pipeline configuration: the
-//!   talk's three MLP versions, free units with the capsule generator, and the flagship (the
-//!   capsule generator, the cluster chosen by reconstruction).
 //! - [`reconstruction_choice`]: the cluster chosen by reconstruction, a step of the pipeline.
 //! - [`cluster_driver`]: the clustering driver parts (k-means initialization from
 //!   [`kmeans_init`], re-seeding, template projection) in a model's training hooks.
-//! - [`cluster_run`]: one call from a clustering run's configuration to its metrics.
-//! - [`pictures`]: PNG grids and bar charts.
+//! - [`pictures`]: PNG grids (labelled or not), bar charts and line charts.
 //! - [`atomic`]: atomic file output, used for every file aecraft writes.
 //! - [`memory`]: the memory a configuration needs, checked before anything is allocated.
 //!
-//! Sibling crates: `aecraft-tensor`, `aecraft-codes` and `aecraft-generators` (below), and the
-//! `aecraft` umbrella (above), which holds the examples.
+//! The talk's models (clustering, hashing, ignoring, biased codes, sprites) are built on this
+//! crate in `aecraft-models`.
+//!
+//! Sibling crates: `aecraft-tensor`, `aecraft-data`, `aecraft-eval`, `aecraft-codes` and
+//! `aecraft-generators` (below), `aecraft-models` and the `aecraft` umbrella (above), which
+//! holds the examples.
 
 pub mod atomic;
 pub mod autoencoder;
-pub mod biased;
 pub mod checkpoint;
-pub mod cluster_autoencoder;
 pub mod cluster_driver;
-pub mod cluster_models;
-pub mod cluster_run;
-pub mod clustering;
 mod config_edits;
 pub mod conv_encoder;
 pub mod encode;
 pub mod encoder;
 pub mod generated;
-pub mod hashing;
-pub mod ignoring;
 pub mod kmeans_init;
 pub mod log;
 pub mod memory;
@@ -87,7 +73,6 @@ pub mod reconstruction_choice;
 pub mod refine;
 pub mod run;
 pub mod run_folder;
-pub mod sprites;
 pub mod trainer;
 
 mod error;
@@ -95,11 +80,7 @@ mod error;
 pub use aecraft_data::{Batch, ImageDataset};
 pub use autoencoder::{Autoencoder, AutoencoderConfig, AutoencoderModel};
 pub use checkpoint::{Checkpoint, TrainState};
-pub use cluster_autoencoder::{
-    ClusterAutoencoder, ClusterAutoencoderConfig, ClusterGenerator, ClusterVariant,
-};
 pub use cluster_driver::{ClusterDriver, ClusterDriverConfig};
-pub use cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
 pub use conv_encoder::ConvEncoder;
 pub use encode::encode_dataset;
 pub use encoder::{

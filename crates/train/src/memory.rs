@@ -164,9 +164,7 @@ fn meminfo_total(meminfo: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AutoencoderConfig, ClusterAutoencoderConfig, ClusterVariant};
-
-    const GIB: u64 = 1 << 30;
+    use crate::AutoencoderConfig;
 
     #[test]
     fn reads_the_total_of_meminfo() {
@@ -199,18 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn defect_4_sizes_that_exhaust_memory_are_refused_before_allocating() {
-        // The MLP clustering autoencoder's one-hot prototypes are [K, K]: 37.3 GiB for
-        // K = 100000, beside 0.8 GiB of weights (with gradients and Adam's moments).
-        let clusters = ClusterAutoencoderConfig::mlp(ClusterVariant::Discrete, 100_000);
-        let need = clusters.memory_need().unwrap();
-        let err = need.check_within(23 * GIB).unwrap_err().to_string();
-        assert!(
-            err.contains("clusters = 100000: the model would need 38.6 GiB")
-                && err.ends_with("GiB, more than this machine's 23.0 GiB"),
-            "{err}"
-        );
-        need.check_within(39 * GIB).unwrap();
+    fn defect_4_a_huge_width_is_refused_before_allocating() {
         // A huge width is refused by the validation every build starts with.
         let mut wide = AutoencoderConfig::plain(&[512, 256], 16);
         wide.code.0[0].width = 100_000_000_000;
@@ -219,17 +206,6 @@ mod tests {
             err.contains("code.z.width = 100000000000: the model would need"),
             "{err}"
         );
-        let err = ClusterAutoencoderConfig::mlp(ClusterVariant::Naive, 10_000_000)
-            .autoencoder()
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("clusters = 10000000: the model would need"),
-            "{err}"
-        );
-        // The usual configurations fit in a few MiB.
-        let usual = ClusterAutoencoderConfig::mlp(ClusterVariant::Discrete, 25);
-        assert!(usual.memory_need().unwrap().bytes() < 64 << 20);
         AutoencoderConfig::default().validate().unwrap();
     }
 }

@@ -449,7 +449,7 @@ pub struct LineChart<'a> {
     pub labels: &'a [String],
 }
 
-/// Saves `chart` as a PNG, [`MIN_CHART_WIDTH`] by [`CHART_HEIGHT`] pixels: a title, both axes
+/// Saves `chart` as a PNG, 560 by 420 pixels: a title, both axes
 /// labelled with tick labels, the points as dots joined by a line, each labelled. The axes
 /// span the points with a margin of a tenth of their range. Refuses no points, a label count
 /// that differs from the point count, and NaN or infinite coordinates.

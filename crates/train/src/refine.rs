@@ -6,7 +6,7 @@
 //! the talk's "backpropagate through the approximation" applied at inference time.
 //! [`refine_group`] does this for one code group, with some of its columns held fixed (for
 //! example a discrete choice that a search enumerates instead, as
-//! [`crate::sprites::search_params`] does for the sprites' shape).
+//! `aecraft_models::sprites::search_params` does for the sprites' shape).
 
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;

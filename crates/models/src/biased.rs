@@ -31,9 +31,9 @@ use aecraft_data::ImageDataset;
 use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 use aecraft_tensor::MlpConfig;
 
-use crate::encode::encode_dataset;
-use crate::pictures::{save_labelled_image_grid, GridLabels};
-use crate::{Autoencoder, AutoencoderConfig, RunConfig, TrainConfig, TrainError};
+use aecraft_train::encode::encode_dataset;
+use aecraft_train::pictures::{save_labelled_image_grid, GridLabels};
+use aecraft_train::{Autoencoder, AutoencoderConfig, RunConfig, TrainConfig, TrainError};
 
 /// Common units of the softmax and their target usage.
 const COMMON: (usize, f64) = (2, 0.4);
@@ -280,7 +280,7 @@ pub fn save_usage_picture(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AutoencoderModel;
+    use aecraft_train::AutoencoderModel;
 
     fn config(mode: Mode) -> BiasedConfig {
         BiasedConfig {

@@ -1,6 +1,6 @@
 //! Inverse graphics by search through the learned renderer: the encoder proposes parameters,
 //! then every shape, from a few starting rotations, is refined by gradient descent through
-//! the frozen surrogate ([`crate::refine`]), and the candidate whose surrogate render
+//! the frozen surrogate ([`aecraft_train::refine`]), and the candidate whose surrogate render
 //! reconstructs the image best is kept.
 //!
 //! The shape is discrete and the rotation's error landscape has a basin per symmetric copy,
@@ -12,10 +12,10 @@
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use crate::progress::TaskProgress;
-use crate::refine::{refine_group, RefineConfig};
-use crate::{Autoencoder, TrainError};
 use aecraft_data::sprites::{SpriteShape, PARAM_VECTOR_LEN};
+use aecraft_train::progress::TaskProgress;
+use aecraft_train::refine::{refine_group, RefineConfig};
+use aecraft_train::{Autoencoder, TrainError};
 
 /// The raw logit that marks a candidate's shape (the others get 0): after the softmax the
 /// soft one-hot is within 1e-4 of the exact one.

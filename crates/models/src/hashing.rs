@@ -27,9 +27,9 @@ use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 use aecraft_tensor::ops::bce_with_logits_per_item;
 use aecraft_tensor::MlpConfig;
 
-use crate::encode::encode_dataset;
-use crate::neighbors::{cosine_neighbors, pca_project};
-use crate::{
+use aecraft_train::encode::encode_dataset;
+use aecraft_train::neighbors::{cosine_neighbors, pca_project};
+use aecraft_train::{
     Autoencoder, AutoencoderConfig, AutoencoderModel, Losses, Run, RunConfig, TrainConfig,
     TrainError, TrainReport, WrapsModel,
 };

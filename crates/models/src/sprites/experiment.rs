@@ -10,7 +10,7 @@ use aecraft_data::sprites::SpritesDataset;
 
 use super::surrogate::SurrogateData;
 use super::{fit_two_stage, invert, Inversion, SearchConfig, TwoStage, TwoStageConfig};
-use crate::TrainError;
+use aecraft_train::TrainError;
 
 /// What [`fit_and_invert`] fitted and found.
 #[derive(Debug)]
@@ -47,9 +47,9 @@ pub fn fit_and_invert(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TrainConfig;
     use aecraft_data::sprites::SpritesConfig;
     use aecraft_tensor::MlpConfig;
+    use aecraft_train::TrainConfig;
 
     #[test]
     fn a_bad_search_is_refused_before_anything_is_trained() {

@@ -1,4 +1,4 @@
-//! The clustering autoencoder as a configuration of the [`Autoencoder`](crate::Autoencoder)
+//! The clustering autoencoder as a configuration of the [`Autoencoder`](aecraft_train::Autoencoder)
 //! pipeline: an MLP encoder outputs K cluster logits and the generator's other units; the
 //! [`aecraft_codes::ClusterChoice`] transform turns the logits into a choice; a
 //! [`aecraft_codes::UsagePrior`] may keep every cluster in use; the generator reconstructs
@@ -15,8 +15,8 @@
 //! generator's pose units, one block per cluster, and their encoder head starts at zero (every
 //! pose starts at the identity). The flagship ([`ClusterAutoencoderConfig::flagship`]) is that
 //! pipeline with the cluster chosen by reconstruction (hard EM,
-//! [`crate::reconstruction_choice`]) and the clustering driver parts
-//! ([`crate::cluster_driver`]: k-means initialization, re-seeding, template projection).
+//! [`aecraft_train::reconstruction_choice`]) and the clustering driver parts
+//! ([`aecraft_train::cluster_driver`]: k-means initialization, re-seeding, template projection).
 //!
 //! In evaluation the choice is the exact one-hot argmax, or, chosen by reconstruction, the
 //! cluster that reconstructs best. The confidence of an assignment is q(k|x), the softmax of
@@ -32,15 +32,15 @@ use aecraft_codes::{
 use aecraft_generators::{CapsuleGeneratorConfig, GeneratorConfig, MlpGeneratorConfig};
 use aecraft_tensor::MlpConfig;
 
-use crate::cluster_driver::{ClusterDriver, ClusterDriverConfig};
 use crate::clustering::{save_cluster_pictures, Assignments, ClusterModel};
-use crate::memory::{product, MemoryNeed};
-use crate::model::{Losses, WrapsModel};
-use crate::pictures::{save_image_grid, save_reconstructions};
-use crate::{
+use aecraft_data::{Batch, ImageDataset};
+use aecraft_train::cluster_driver::{ClusterDriver, ClusterDriverConfig};
+use aecraft_train::memory::{product, MemoryNeed};
+use aecraft_train::model::{Losses, WrapsModel};
+use aecraft_train::pictures::{save_image_grid, save_reconstructions};
+use aecraft_train::{
     AutoencoderConfig, AutoencoderModel, EncoderConfig, EncoderHeadsConfig, EncoderKind, TrainError,
 };
-use aecraft_data::{Batch, ImageDataset};
 
 /// The group of free units beside the cluster choice (MLP generator).
 pub const FREE_GROUP: &str = "free";
@@ -326,7 +326,7 @@ const RECONSTRUCTION_ASSIGN_BATCH: usize = 250;
 /// Images per batch when assigning by the softmax.
 const SOFTMAX_ASSIGN_BATCH: usize = 1000;
 
-/// A clustering autoencoder with its variables: a [`crate::TrainModel`] (through
+/// A clustering autoencoder with its variables: a [`aecraft_train::TrainModel`] (through
 /// [`WrapsModel`], every hook of the pipeline's model kept) and a [`ClusterModel`].
 #[derive(Debug)]
 pub struct ClusterAutoencoder {
@@ -410,7 +410,7 @@ impl WrapsModel for ClusterAutoencoder {
     }
 
     fn losses(&self, batch: &Batch, train: bool) -> Result<Losses, TrainError> {
-        crate::TrainModel::losses(&self.model, batch, train)
+        aecraft_train::TrainModel::losses(&self.model, batch, train)
     }
 }
 
@@ -425,7 +425,7 @@ impl ClusterModel for ClusterAutoencoder {
     /// ([`Assignments::from_scores`]).
     fn assign(&self, data: &ImageDataset) -> Result<Assignments, TrainError> {
         let net = self.model.net();
-        let device = crate::TrainModel::var_store(&self.model).device();
+        let device = aecraft_train::TrainModel::var_store(&self.model).device();
         let batch = match net.choice() {
             Some(_) => RECONSTRUCTION_ASSIGN_BATCH,
             None => SOFTMAX_ASSIGN_BATCH,
@@ -461,7 +461,7 @@ impl ClusterModel for ClusterAutoencoder {
         if let Some(templates) = net.generator().templates() {
             return Ok(templates.prototypes());
         }
-        let device = crate::TrainModel::var_store(&self.model).device();
+        let device = aecraft_train::TrainModel::var_store(&self.model).device();
         let mut code = Code::new();
         code.insert(
             self.choice.choice_group(),
@@ -480,7 +480,7 @@ impl ClusterModel for ClusterAutoencoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{evaluate, AdamConfig, TrainConfig, TrainModel, Trainer};
+    use aecraft_train::{evaluate, AdamConfig, TrainConfig, TrainModel, Trainer};
 
     /// Two kinds of 2x3 images: left half lit or right half lit, with noise; 64 each.
     fn two_kinds() -> ImageDataset {
@@ -681,7 +681,7 @@ mod tests {
 
     #[test]
     fn the_flagship_trains_in_a_run_resumes_and_draws() {
-        use crate::{Run, RunSpec};
+        use aecraft_train::{Run, RunSpec};
         tch::manual_seed(0);
         // Three kinds of 6×6 image (a bar in three rows) with noise.
         let rows = Tensor::arange(60, (Kind::Int64, Device::Cpu)).remainder(3);
@@ -752,5 +752,33 @@ mod tests {
         let text = serde_json::to_string(&flagship).unwrap();
         let back: ClusterAutoencoderConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(back, flagship);
+    }
+
+    #[test]
+    fn defect_4_cluster_counts_that_exhaust_memory_are_refused_before_allocating() {
+        const GIB: u64 = 1 << 30;
+        // The MLP clustering autoencoder's one-hot prototypes are [K, K]: 37.3 GiB for
+        // K = 100000, beside 0.8 GiB of weights (with gradients and Adam's moments).
+        let clusters = ClusterAutoencoderConfig::mlp(ClusterVariant::Discrete, 100_000);
+        let need = clusters.memory_need().unwrap();
+        let err = need.check_within(23 * GIB).unwrap_err().to_string();
+        assert!(
+            err.contains("clusters = 100000: the model would need 38.6 GiB")
+                && err.ends_with("GiB, more than this machine's 23.0 GiB"),
+            "{err}"
+        );
+        need.check_within(39 * GIB).unwrap();
+        // The check runs before a model is built.
+        let err = ClusterAutoencoderConfig::mlp(ClusterVariant::Naive, 10_000_000)
+            .autoencoder()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("clusters = 10000000: the model would need"),
+            "{err}"
+        );
+        // The usual configurations fit in a few MiB.
+        let usual = ClusterAutoencoderConfig::mlp(ClusterVariant::Discrete, 25);
+        assert!(usual.memory_need().unwrap().bytes() < 64 << 20);
     }
 }

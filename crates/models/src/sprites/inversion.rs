@@ -17,10 +17,10 @@ use aecraft_generators::SurrogateConfig;
 use super::surrogate::SurrogateData;
 use super::two_stage::TwoStage;
 use super::{search_params, SearchConfig};
-use crate::encode::encode_dataset;
-use crate::mse::mse;
-use crate::pictures::save_image_grid;
-use crate::{evaluate, TrainError};
+use aecraft_train::encode::encode_dataset;
+use aecraft_train::mse::mse;
+use aecraft_train::pictures::save_image_grid;
+use aecraft_train::{evaluate, TrainError};
 
 /// Images per batch when the surrogate's error is evaluated.
 const EVAL_BATCH: usize = 500;

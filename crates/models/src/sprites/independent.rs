@@ -23,9 +23,9 @@ use aecraft_eval::sprite_factors::discrete_factors;
 use aecraft_generators::GeneratorConfig;
 
 use super::run_spec::SpritesRun;
-use crate::encode::encode_dataset;
-use crate::mse::reconstruction_mse;
-use crate::{
+use aecraft_train::encode::encode_dataset;
+use aecraft_train::mse::reconstruction_mse;
+use aecraft_train::{
     evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderConfig, Evaluation, Run,
     TrainConfig, TrainError,
 };
@@ -384,9 +384,9 @@ pub fn train_and_score(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TrainConfig;
     use aecraft_data::sprites::{SpriteLabels, SpritesConfig};
     use aecraft_generators::MlpGeneratorConfig;
+    use aecraft_train::TrainConfig;
 
     fn config(beta: f64, beta_tc: f64) -> IndependentConfig {
         IndependentConfig {

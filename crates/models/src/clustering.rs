@@ -23,14 +23,14 @@ use std::path::Path;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::pictures::{save_bar_chart, save_labelled_image_grid, BarChart, GridLabels};
-use crate::TrainError;
 use aecraft_data::ImageDataset;
 use aecraft_eval::clustering::{
     ari, cluster_sizes, clusters_used, hungarian_accuracy, majority_accuracy, nmi,
     one_label_accuracy_picking,
 };
 use aecraft_generators::constant::cluster_sums;
+use aecraft_train::pictures::{save_bar_chart, save_labelled_image_grid, BarChart, GridLabels};
+use aecraft_train::TrainError;
 
 /// How many of a cluster's most confident training members the revealed one is chosen
 /// among (see the module docs).

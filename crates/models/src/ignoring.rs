@@ -19,7 +19,7 @@
 //! After training ([`train_ignoring`]), [`score_ignoring`] fits fresh probes on the training
 //! codes and scores them on the evaluation codes: a linear one on both models' codes, and
 //! the judge, an MLP trained to convergence on everything the ignoring model's encoder emits
-//! for the code ([`crate::probe::posthoc_probe_accuracy`]); [`save_label_swap`] draws each
+//! for the code ([`aecraft_train::probe::posthoc_probe_accuracy`]); [`save_label_swap`] draws each
 //! digit regenerated from its code with every label.
 
 use std::path::Path;
@@ -35,11 +35,11 @@ use aecraft_data::ImageDataset;
 use aecraft_eval::probe::majority_rate;
 use aecraft_generators::{GeneratorConfig, MlpGeneratorConfig};
 
-use crate::autoencoder::side_inputs;
-use crate::pictures::{save_labelled_image_grid, GridLabels};
-use crate::probe::{code_probe_accuracy, posthoc_probe_accuracy};
-use crate::run_folder::holds_run;
-use crate::{
+use aecraft_train::autoencoder::side_inputs;
+use aecraft_train::pictures::{save_labelled_image_grid, GridLabels};
+use aecraft_train::probe::{code_probe_accuracy, posthoc_probe_accuracy};
+use aecraft_train::run_folder::holds_run;
+use aecraft_train::{
     evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderGuessConfig,
     EncoderLabelConfig, Evaluation, Run, RunConfig, RunSpec, TrainConfig, TrainError, TrainReport,
 };

@@ -12,12 +12,13 @@ use serde_json::{json, Map, Value};
 use aecraft_data::ImageDataset;
 use aecraft_generators::KMeansConfig;
 
+use crate::cluster_autoencoder::ClusterVariant;
 use crate::cluster_autoencoder::{ClusterAutoencoder, ClusterAutoencoderConfig, ClusterGenerator};
 use crate::cluster_models::{GaussianMixtureConfig, GaussianMixtureModel, KMeansModel};
 use crate::clustering::{
     clustering_metrics, save_cluster_pictures, Assignments, ClusterModel, ClusteringMetrics,
 };
-use crate::{ClusterVariant, Evaluation, Run, RunSpec, TrainError};
+use aecraft_train::{Evaluation, Run, RunSpec, TrainError};
 
 /// What a clustering run fits: the `model` of its `config.json`.
 // A configuration is built once per run; boxing its largest variant would only make it

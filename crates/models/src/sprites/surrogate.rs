@@ -13,7 +13,7 @@
 //!
 //! [`SurrogateModel`] holds a table of parameter vectors; the images it trains on are
 //! [`ImageDataset`]s whose labels are rows of that table
-//! ([`aecraft_data::sprites::SpriteLabels::Row`]), so the ordinary [`crate::Trainer`] shuffles, batches,
+//! ([`aecraft_data::sprites::SpriteLabels::Row`]), so the ordinary [`aecraft_train::Trainer`] shuffles, batches,
 //! evaluates and checkpoints it like any other model.
 
 use tch::nn::VarStore;
@@ -23,10 +23,10 @@ use aecraft_generators::{SurrogateConfig, SurrogateNetwork};
 use aecraft_tensor::ops::bce_with_logits_per_item;
 use aecraft_tensor::shape::expect_shape;
 
-use crate::model::{Losses, TrainModel};
-use crate::TrainError;
 use aecraft_data::sprites::{SpriteLabels, SpritesDataset};
 use aecraft_data::{Batch, ImageDataset};
+use aecraft_train::model::{Losses, TrainModel};
+use aecraft_train::TrainError;
 
 /// A training split and an evaluation split, with the one parameter table both index.
 #[derive(Debug)]
@@ -139,10 +139,10 @@ impl TrainModel for SurrogateModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{TrainConfig, Trainer};
     use aecraft_data::sprites::SpritesConfig;
     use aecraft_generators::TranslationConfig;
     use aecraft_tensor::MlpConfig;
+    use aecraft_train::{TrainConfig, Trainer};
 
     fn sprites(count: usize, seed: u64) -> SpritesDataset {
         SpritesDataset::generate(&SpritesConfig {
@@ -171,7 +171,7 @@ mod tests {
         })
         .unwrap();
         trainer.train(&mut model, &data.train, None, None).unwrap();
-        let eval = crate::evaluate(&model, &data.eval, 50).unwrap();
+        let eval = aecraft_train::evaluate(&model, &data.eval, 50).unwrap();
         let mean = data.train.images().mean_dim(0, true, Kind::Float);
         let baseline = (data.eval.images() - mean).square().mean(Kind::Float);
         let baseline = baseline.double_value(&[]);

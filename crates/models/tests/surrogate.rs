@@ -9,14 +9,14 @@ use tch::{Device, Kind, Tensor};
 use aecraft_codes::{Code, CodeLayout, GroupSpec};
 use aecraft_data::sprites::{SpritesConfig, SpritesDataset, PARAM_VECTOR_LEN};
 use aecraft_generators::{GeneratorConfig, SurrogateConfig};
-use aecraft_tensor::MlpConfig;
-use aecraft_train::checkpoint::MODEL_FILE;
-use aecraft_train::refine::RefineConfig;
-use aecraft_train::sprites::surrogate::{SurrogateData, SurrogateModel};
-use aecraft_train::sprites::{
+use aecraft_models::sprites::surrogate::{SurrogateData, SurrogateModel};
+use aecraft_models::sprites::{
     fit_and_invert, save_inversion_pictures, search_params, surrogate_config, Drawing,
     SearchConfig, ShapeInput, TwoStageConfig, INVERSE_DIR, SURROGATE_DIR,
 };
+use aecraft_tensor::MlpConfig;
+use aecraft_train::checkpoint::MODEL_FILE;
+use aecraft_train::refine::RefineConfig;
 use aecraft_train::{
     evaluate, AutoencoderConfig, AutoencoderModel, Checkpoint, TrainConfig, TrainModel, Trainer,
 };

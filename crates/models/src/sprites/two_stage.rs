@@ -17,8 +17,8 @@ use aecraft_tensor::MlpConfig;
 
 use super::run_spec::SpritesRun;
 use super::surrogate::{SurrogateData, SurrogateModel};
-use crate::checkpoint::MODEL_FILE;
-use crate::{
+use aecraft_train::checkpoint::MODEL_FILE;
+use aecraft_train::{
     AutoencoderConfig, AutoencoderModel, Evaluation, Run, RunSpec, TrainConfig, TrainError,
     TrainReport,
 };
@@ -146,7 +146,7 @@ pub fn fit_two_stage(
     let surrogate_dir = out.join(SURROGATE_DIR);
     let mut surrogate_config = config.surrogate.clone();
     surrogate_config.weights = surrogate_dir
-        .join(crate::run::CHECKPOINT_DIR)
+        .join(aecraft_train::run::CHECKPOINT_DIR)
         .join(MODEL_FILE);
     let stage = Run::create(
         &surrogate_dir,

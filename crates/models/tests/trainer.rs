@@ -1,7 +1,8 @@
 //! Integration tests of the training loop on tiny synthetic data: it learns, it resumes
 //! exactly where it stopped — bit for bit, also for the models that draw random numbers
 //! (defect 3 of the reliability issue) — and a NaN stops it while keeping the last good
-//! checkpoint.
+//! checkpoint. They live in `aecraft-models` because the resume tests cover every model,
+//! the ones of this crate (ignoring, hashing, clustering) as well as `aecraft-train`'s.
 //!
 //! libtorch's random state is global to the process, and the defect-3 tests compare the
 //! draws of two runs, so every test of this file holds [`libtorch_rng`] while it runs.
@@ -15,17 +16,17 @@ use tch::{Device, Kind, Tensor};
 
 use aecraft_codes::{AdversaryConfig, CodeDropoutConfig, LinearSchedule, TransformConfig};
 use aecraft_generators::CapsuleGeneratorConfig;
-use aecraft_tensor::MlpConfig;
-use aecraft_train::checkpoint::{MODEL_FILE, RNG_FILE, STATE_FILE};
-use aecraft_train::hashing::binarizing_autoencoder;
-use aecraft_train::ignoring::{
+use aecraft_models::hashing::binarizing_autoencoder;
+use aecraft_models::ignoring::{
     train_ignoring, AdversaryInput, IgnoringConfig, IgnoringRun, Method, PLAIN_DIR,
 };
+use aecraft_models::{ClusterAutoencoder, ClusterAutoencoderConfig};
+use aecraft_tensor::MlpConfig;
+use aecraft_train::checkpoint::{MODEL_FILE, RNG_FILE, STATE_FILE};
 use aecraft_train::run::LOG_FILE;
 use aecraft_train::{
-    AutoencoderConfig, AutoencoderModel, Batch, Checkpoint, ClusterAutoencoder,
-    ClusterAutoencoderConfig, Evaluation, ImageDataset, Losses, Run, TrainConfig, TrainError,
-    TrainModel, TrainReport, TrainState, Trainer,
+    AutoencoderConfig, AutoencoderModel, Batch, Checkpoint, Evaluation, ImageDataset, Losses, Run,
+    TrainConfig, TrainError, TrainModel, TrainReport, TrainState, Trainer,
 };
 
 /// Held by every test of this file (see the module docs).

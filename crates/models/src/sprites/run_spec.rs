@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use aecraft_data::sprites::SpritesConfig;
 
-use crate::{RunConfig, TrainConfig};
+use aecraft_train::{RunConfig, TrainConfig};
 
 /// A run's configuration on random sprites: the training sprites, the model, the loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ impl<M: Serialize + serde::de::DeserializeOwned> RunConfig for SpritesRun<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::{read_config, Run};
+    use aecraft_train::run::{read_config, Run};
 
     #[test]
     fn a_sprites_run_round_trips_through_its_folder() {

@@ -1,6 +1,6 @@
-//! The clustering models that are fitted in closed form rather than by the [`crate::Trainer`]:
+//! The clustering models that are fitted in closed form rather than by the [`aecraft_train::Trainer`]:
 //! k-means ([`KMeansModel`]) and the Gaussian mixture ([`GaussianMixtureModel`]), each with
-//! its variables in a `VarStore` (saved by [`crate::Checkpoint::save_weights`]) and
+//! its variables in a `VarStore` (saved by [`aecraft_train::Checkpoint::save_weights`]) and
 //! implementing [`ClusterModel`].
 
 use serde::{Deserialize, Serialize};
@@ -12,8 +12,8 @@ use aecraft_generators::{
 };
 
 use crate::clustering::{Assignments, ClusterModel};
-use crate::TrainError;
 use aecraft_data::ImageDataset;
+use aecraft_train::TrainError;
 
 /// k-means on raw pixels, with its variables.
 #[derive(Debug)]
