@@ -25,8 +25,6 @@ use clap::Parser;
 use aecraft::cli::{finite_f64, parse_widths, run_main, PresetFlags, RunArgs, SpritesChoice};
 use aecraft::data::sprites::SpriteLabels;
 use aecraft::models::sprites::independent::{FactorTruth, IndependentConfig};
-use aecraft::train::atomic;
-use aecraft::train::generated::save_traversals;
 
 #[derive(Debug, Parser)]
 #[command(about = "Autoencoders with and without code dropout on sprites, scored by MIG")]
@@ -84,9 +82,6 @@ pub(crate) struct Args {
     models: Vec<String>,
 }
 
-/// Code values per traversal row.
-const STEPS: i64 = 10;
-
 fn main() -> std::process::ExitCode {
     run_main(run)
 }
@@ -140,8 +135,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let data = (&train, &test);
     let scored =
         config.train_and_score_each(&args.run.out, &args.models, settings, data, &truth)?;
-    let mut metrics = config.settings_metrics();
-    let data_settings = [
+    let facts = [
         ("mig_images", serde_json::json!(test.len())),
         ("evaluated_on", serde_json::json!(sprites.eval_name)),
         ("mig_bins", serde_json::json!(args.bins)),
@@ -150,13 +144,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         ("epochs", serde_json::json!(train_config.epochs)),
         ("seed", serde_json::json!(args.run.seed)),
     ];
-    metrics.extend(data_settings.map(|(key, value)| (key.to_owned(), value)));
-    metrics.extend(truth.metrics_of(&scored));
-    atomic::write_json(&args.run.out_path("metrics.json"), &metrics)?;
-    if let Some((_, dropout)) = scored.iter().find(|(name, _)| *name == "dropout") {
-        let path = args.run.out_path("traversals.png");
-        save_traversals(&path, dropout.model.net(), &test, "z", STEPS)?;
-    }
+    let facts = facts.map(|(key, value)| (key.to_owned(), value));
+    let metrics = config.write_report(
+        &args.run.out,
+        &scored,
+        (&truth, &test),
+        facts.into_iter().collect(),
+    )?;
     println!("{}", serde_json::to_string_pretty(&metrics)?);
     Ok(())
 }

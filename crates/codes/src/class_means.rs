@@ -152,19 +152,14 @@ pub(crate) fn add_class_penalty(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::side::one_hot_doubles;
     use aecraft_tensor::gradcheck::check_gradients;
     use proptest::prelude::*;
     use tch::Device;
 
-    fn one_hot(labels: &[i64], classes: i64) -> Tensor {
-        one_hot_labels(&Tensor::from_slice(labels), classes, "label")
-            .unwrap()
-            .to_kind(Kind::Double)
-    }
-
     #[test]
     fn units_set_by_the_class_score_one_and_equal_means_zero() {
-        let labels = one_hot(&[0, 1, 0, 1], 2);
+        let labels = one_hot_doubles(&[0, 1, 0, 1], 2);
         let by_class = Tensor::from_slice(&[3.0f64, -1.0, 3.0, -1.0]).view([4, 1]);
         let value = between_class_share(&by_class, &labels).double_value(&[]);
         assert!((value - 1.0).abs() < 1e-6, "{value}");
@@ -187,13 +182,13 @@ mod tests {
             })
             .sum::<f64>()
             / 6.0;
-        let value = between_class_share(&units, &one_hot(&labels, 3)).double_value(&[]);
+        let value = between_class_share(&units, &one_hot_doubles(&labels, 3)).double_value(&[]);
         assert!((value - between / total).abs() < 1e-9, "{value}");
     }
 
     #[test]
     fn gradients_match_finite_differences() {
-        let labels = one_hot(&[0, 1, 2, 0, 1], 3);
+        let labels = one_hot_doubles(&[0, 1, 2, 0, 1], 3);
         let units = Tensor::from_slice(&[0.1f64, 0.9, 0.4, 0.3, 0.8, 0.2, 0.6, 0.7, 0.5, 0.05])
             .view([5, 2]);
         check_gradients(|u| between_class_share(u, &labels), &units).unwrap();

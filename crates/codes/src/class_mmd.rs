@@ -182,13 +182,19 @@ impl CodeTransform for ClassMmd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::side::one_hot_labels;
+    use crate::side::one_hot_doubles;
     use tch::{Device, Kind};
 
-    fn one_hot(labels: &[i64], classes: i64) -> Tensor {
-        one_hot_labels(&Tensor::from_slice(labels), classes, "label")
-            .unwrap()
+    /// `n` codes of `units` standard-normal units in two alternating classes, class 1's
+    /// shifted by 2 in every unit, and the classes one-hot: (`[n, units]`, `[n, 2]`).
+    fn two_classes_apart(n: i64, units: i64) -> (Tensor, Tensor) {
+        let labels: Vec<i64> = (0..n).map(|i| i % 2).collect();
+        let shift = Tensor::from_slice(&labels)
             .to_kind(Kind::Double)
+            .unsqueeze(1)
+            * 2.0;
+        let codes = Tensor::randn([n, units], (Kind::Double, Device::Cpu)) + shift;
+        (codes, one_hot_doubles(&labels, 2))
     }
 
     fn gaussian_kernel_mmd_by_hand(x: &[[f64; 2]], labels: &[i64], bandwidth: f64) -> f64 {
@@ -239,7 +245,7 @@ mod tests {
         let x = [[0.1, 2.0], [1.5, -0.3], [0.7, 0.9], [-1.2, 0.4], [2.2, 1.1]];
         let labels = [0, 1, 0, 1, 0];
         let units = Tensor::from_slice(&x.concat()).reshape([5, 2]);
-        let got = class_mmd(&units, &one_hot(&labels, 3), &[0.7]).double_value(&[]);
+        let got = class_mmd(&units, &one_hot_doubles(&labels, 3), &[0.7]).double_value(&[]);
         let expected = gaussian_kernel_mmd_by_hand(&x, &labels, 0.7);
         assert!((got - expected).abs() < 1e-9, "{got} vs {expected}");
     }
@@ -253,7 +259,7 @@ mod tests {
         // Same mean for both classes; class 1 spread 4 times wider.
         let scale = Tensor::from_slice(&labels).to_kind(Kind::Double) * 3.0 + 1.0;
         let spread = &noise * scale.unsqueeze(1);
-        let one_hot = one_hot(&labels, 2);
+        let one_hot = one_hot_doubles(&labels, 2);
         let same = class_mmd(&noise, &one_hot, &[0.5, 1.0]).double_value(&[]);
         let apart = class_mmd(&spread, &one_hot, &[0.5, 1.0]).double_value(&[]);
         assert!(apart > 5.0 * same, "same {same}, apart {apart}");
@@ -269,13 +275,7 @@ mod tests {
     fn a_few_far_codes_cannot_hide_the_classes_in_the_bulk() {
         tch::manual_seed(2);
         let n = 400;
-        let labels: Vec<i64> = (0..n).map(|i| i % 2).collect();
-        let one_hot = one_hot(&labels, 2);
-        let shift = Tensor::from_slice(&labels)
-            .to_kind(Kind::Double)
-            .unsqueeze(1)
-            * 2.0;
-        let separated = Tensor::randn([n, 3], (Kind::Double, Device::Cpu)) + shift;
+        let (separated, one_hot) = two_classes_apart(n, 3);
         // Every 100th code thrown 1000 times farther: most of the variance, none of the bulk.
         let far = Tensor::from_slice(
             &(0..n)
@@ -299,14 +299,8 @@ mod tests {
     #[test]
     fn its_gradient_pulls_the_classes_together() {
         tch::manual_seed(1);
-        let labels: Vec<i64> = (0..64).map(|i| i % 2).collect();
-        let one_hot = one_hot(&labels, 2);
-        let shift = Tensor::from_slice(&labels)
-            .to_kind(Kind::Double)
-            .unsqueeze(1)
-            * 2.0;
-        let mut units =
-            (Tensor::randn([64, 3], (Kind::Double, Device::Cpu)) + shift).set_requires_grad(true);
+        let (codes, one_hot) = two_classes_apart(64, 3);
+        let mut units = codes.set_requires_grad(true);
         let before = class_mmd(&units, &one_hot, &[1.0]).double_value(&[]);
         for _ in 0..200 {
             let loss = class_mmd(&units, &one_hot, &[1.0]);

@@ -86,6 +86,14 @@ pub fn one_hot_labels(labels: &Tensor, classes: i64, side: &str) -> Result<Tenso
     Ok(labels.f_one_hot(classes)?.to_kind(Kind::Float))
 }
 
+/// The one-hot encoding `[B, classes]` of `labels` as doubles, for tests.
+#[cfg(test)]
+pub(crate) fn one_hot_doubles(labels: &[i64], classes: i64) -> Tensor {
+    one_hot_labels(&Tensor::from_slice(labels), classes, "label")
+        .unwrap()
+        .to_kind(Kind::Double)
+}
+
 impl CodeTransform for LabelInput {
     /// Reads the side input `[B]`; writes `[B, classes]`, the same in training and evaluation.
     fn apply(&self, code: &mut Code, _train: bool) -> Result<(), CodesError> {

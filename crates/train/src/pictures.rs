@@ -70,6 +70,8 @@ struct GreyGrid {
     height: usize,
     /// Rows of cells.
     rows: usize,
+    /// A cell's width and height with the gap after it, in pixels.
+    cell: (usize, usize),
 }
 
 impl GreyGrid {
@@ -127,6 +129,7 @@ impl GreyGrid {
             width: canvas_w,
             height: canvas_h,
             rows,
+            cell: (cell_w, cell_h),
         })
     }
 }
@@ -220,10 +223,7 @@ pub fn save_labelled_image_grid(
         let layout = GridLayout {
             left,
             top,
-            cell: (
-                (size.1 as usize * scale + GAP) as u32,
-                (size.0 as usize * scale + GAP) as u32,
-            ),
+            cell: (grid.cell.0 as u32, grid.cell.1 as u32),
             lines: (line(title), line(caption)),
         };
         draw_grid_labels(&root, labels, &layout)

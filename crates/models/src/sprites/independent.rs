@@ -6,7 +6,8 @@
 //! sprites' known factors ([`FactorTruth`]).
 //!
 //! [`IndependentConfig::models`] lists the pipelines; [`train_and_score`] trains one in its
-//! own [`Run`] and scores it, [`IndependentConfig::train_and_score_each`] every one.
+//! own [`Run`] and scores it, [`IndependentConfig::train_and_score_each`] every one, and
+//! [`IndependentConfig::write_report`] writes their `metrics.json` and `traversals.png`.
 
 use std::path::Path;
 
@@ -23,7 +24,9 @@ use aecraft_eval::sprite_factors::discrete_factors;
 use aecraft_generators::GeneratorConfig;
 
 use super::run_spec::SpritesRun;
+use aecraft_train::atomic;
 use aecraft_train::encode::encode_dataset;
+use aecraft_train::generated::save_traversals;
 use aecraft_train::mse::reconstruction_mse;
 use aecraft_train::{
     evaluate, Autoencoder, AutoencoderConfig, AutoencoderModel, EncoderConfig, Evaluation, Run,
@@ -242,7 +245,34 @@ impl IndependentConfig {
         }
         Ok(scored)
     }
+
+    /// Writes what a run of [`IndependentConfig::train_and_score_each`] reports into `out`
+    /// and returns it: `metrics.json`, holding [`IndependentConfig::settings_metrics`], the
+    /// caller's `facts` of the run (its data and seed) and [`FactorTruth::metrics_of`]
+    /// `scored`; and, when the code-dropout autoencoder (`dropout`) is among `scored`,
+    /// `traversals.png` of its code on `test` ([`save_traversals`], [`TRAVERSAL_STEPS`] values
+    /// a unit).
+    pub fn write_report(
+        &self,
+        out: &Path,
+        scored: &[(&str, Scored)],
+        (truth, test): (&FactorTruth, &ImageDataset),
+        facts: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, TrainError> {
+        let mut metrics = self.settings_metrics();
+        metrics.extend(facts);
+        metrics.extend(truth.metrics_of(scored));
+        atomic::write_json(&out.join("metrics.json"), &metrics)?;
+        if let Some((_, dropout)) = scored.iter().find(|(name, _)| *name == "dropout") {
+            let path = out.join("traversals.png");
+            save_traversals(&path, dropout.model.net(), test, "z", TRAVERSAL_STEPS)?;
+        }
+        Ok(metrics)
+    }
 }
+
+/// Code values per row of `traversals.png` ([`IndependentConfig::write_report`]).
+pub const TRAVERSAL_STEPS: i64 = 10;
 
 /// The sprites' true factors, discretized: what [`code_mig`] scores a code against.
 #[derive(Debug, Clone, PartialEq)]
